@@ -1,0 +1,32 @@
+//! coresched-qemu: builds the coresched kernel and boots it on QEMU `virt`.
+//!
+//! The `coresched-qemu` binary is `cargo qemu`; the library is what the host tests use to boot
+//! the kernel and read its console:
+//!
+//! ```no_run
+//! use coresched_qemu::{Boot, Profile};
+//!
+//! let outcome = Boot::new().smp(8).bootargs("test=all").profile(Profile::KernelTest).run()?;
+//! assert_eq!(outcome.exit_code(), Some(0));
+//! assert!(outcome.tap().failures().next().is_none());
+//! # Ok::<(), coresched_qemu::LaunchError>(())
+//! ```
+//!
+//! [`kernel`] builds the Image, [`qemu`] runs QEMU under a time-out, [`console`] reads the
+//! output the kernel/host contract defines, [`cli`] is `cargo qemu`'s command line.
+
+pub mod boot;
+pub mod cli;
+pub mod console;
+pub mod error;
+mod host;
+pub mod kernel;
+pub mod machine;
+pub mod qemu;
+
+pub use boot::{Boot, Outcome};
+pub use console::{BootLine, TapReport, TapResult, Totals};
+pub use error::LaunchError;
+pub use kernel::Profile;
+pub use machine::{Cpu, ExceptionLevel, Gic, Machine};
+pub use qemu::{Console, EXCLUSIVE_RUN_SMP, MAX_CONCURRENT_RUNS};

@@ -1,0 +1,39 @@
+//! `cargo qemu`: builds the kernel Image and boots it on QEMU `virt` (see `--help`).
+
+use std::io::{self, IsTerminal};
+use std::process::ExitCode;
+
+use coresched_qemu::cli::{self, Command, LAUNCH_FAILURE_EXIT_CODE, USAGE, USAGE_EXIT_CODE};
+
+fn main() -> ExitCode {
+    let command = match cli::parse_args(std::env::args_os().skip(1), io::stdin().is_terminal()) {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(USAGE_EXIT_CODE);
+        }
+    };
+    let boot = match command {
+        Command::Help => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Command::Boot(boot) => boot,
+    };
+    match boot.run() {
+        Ok(outcome) => {
+            if outcome.timed_out {
+                eprintln!(
+                    "coresched-qemu: error: QEMU timed out after {} s and was ended \
+                     (a longer limit: --timeout SECS)",
+                    outcome.timeout.as_secs()
+                );
+            }
+            ExitCode::from(cli::exit_code(&outcome))
+        }
+        Err(error) => {
+            eprintln!("coresched-qemu: error: {error}");
+            ExitCode::from(LAUNCH_FAILURE_EXIT_CODE)
+        }
+    }
+}

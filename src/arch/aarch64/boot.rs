@@ -1,0 +1,291 @@
+//! The first Rust code on each core: from the DTB to a running system.
+//!
+//! The boot core ([`primary_main`]) discovers the machine from the DTB, starts the console,
+//! builds the identity map and turns the MMU on, sets up the GIC and the timer, starts every
+//! other core and then runs what the bootargs ask for. Each other core ([`secondary_main`])
+//! arrives with its MMU already on (see `boot.s`), sets up its own GIC part and goes idle.
+
+use core::fmt;
+
+use arm_gic::IntId;
+use spin::Once;
+
+use super::irq::{self, Sgi};
+use super::smp::{self, CoreStacks};
+use super::{cpu, gic, mmu, percpu, psci, stop};
+use crate::platform::bootargs;
+use crate::platform::console;
+use crate::platform::dtb::{self, Platform};
+use crate::platform::memory::{BootAllocator, PAGE_SIZE, Range};
+
+/// Size of each core's thread stack (SP_EL0) and exception stack (SP_EL1).
+const THREAD_STACK_SIZE: usize = 64 * 1024;
+const EXCEPTION_STACK_SIZE: usize = 16 * 1024;
+
+/// Guest time allowed for every core to come online.
+const ONLINE_TIMEOUT_NS: u64 = 120_000_000_000;
+
+static PLATFORM: Once<Platform<'static>> = Once::new();
+static TIMER_INTID: Once<IntId> = Once::new();
+
+/// The machine as the DTB described it. Available once the boot core has parsed it.
+pub fn platform() -> &'static Platform<'static> {
+    PLATFORM
+        .get()
+        .expect("the platform is discovered before anything asks for it")
+}
+
+/// The run-time address of a linker-script symbol, computed PC-relative (`adrp` + `add`), so
+/// it is right wherever the loader placed the image.
+macro_rules! linker_symbol {
+    ($name:literal) => {{
+        let address: usize;
+        // SAFETY: only computes an address; reads and writes nothing.
+        unsafe {
+            core::arch::asm!(
+                concat!("adrp {0}, ", $name),
+                concat!("add {0}, {0}, :lo12:", $name),
+                out(reg) address,
+                options(pure, nomem, nostack),
+            )
+        };
+        address
+    }};
+}
+
+/// Stops the boot before the console exists: the message goes to semihosting, which QEMU
+/// with `-semihosting` prints; on a board the call traps and the fault handler parks the core.
+fn early_failure(message: fmt::Arguments) -> ! {
+    use semihosting::io::Write;
+    if let Ok(mut stderr) = semihosting::io::stderr() {
+        let _ = writeln!(stderr, "coresched: {message}");
+    }
+    stop::use_semihosting_exit(true);
+    stop::exit(stop::ExitCode::Fatal)
+}
+
+/// The boot core's Rust entry: `dtb_address` from x0 at entry, `entry_el` the exception level
+/// the loader entered at (boot.s already left EL2 for EL1).
+#[unsafe(no_mangle)]
+extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
+    percpu::install(0);
+    let (platform, dtb_size) = discover(dtb_address);
+    let args = match bootargs::parse(platform.bootargs) {
+        Ok(args) => args,
+        Err(error) => {
+            start_console(platform, log::LevelFilter::Info);
+            stop::fatal(format_args!("bad bootargs: {error}"))
+        }
+    };
+    start_console(platform, args.log_level);
+    stop::use_semihosting_exit(args.exit == bootargs::ExitMethod::Semihosting);
+    if entry_el == 3 {
+        stop::fatal(format_args!(
+            "entered at EL3, which coresched does not support: boot it at EL2 or EL1"
+        ));
+    }
+    for word in args.unknown_words() {
+        log::warn!("unknown bootarg {word:?} ignored");
+    }
+
+    let boot_index = platform
+        .cpus
+        .iter()
+        .position(|cpu| cpu.mpidr == cpu::mpidr())
+        .unwrap_or_else(|| {
+            stop::fatal(format_args!(
+                "the boot core's MPIDR {:#x} is not in the DTB",
+                cpu::mpidr()
+            ))
+        });
+    percpu::install(boot_index);
+    percpu::this_core().set_mpidr(cpu::mpidr());
+    percpu::this_core().set_stack_guard(linker_symbol!("__boot_stack_guard"));
+
+    let dtb = Range {
+        start: dtb_address,
+        end: dtb_address + dtb_size,
+    };
+    let (mmu_config, stacks) = enable_mmu(platform, dtb);
+    if let Some(conduit) = platform.psci {
+        psci::set_conduit(conduit);
+    }
+    let controller = gic::init(gic::Controller::new(&platform.gic));
+    controller.init_distributor();
+    register_interrupt_handlers(platform);
+    init_this_core_interrupts();
+    smp::mark_online();
+    log::info!(
+        "coresched: {} cores in the DTB, GICv{}, boot core {boot_index}, entered at EL{entry_el}",
+        platform.cpus.len(),
+        controller.version()
+    );
+
+    for (index, cpu) in platform
+        .cpus
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index != boot_index)
+    {
+        if let Err(error) = smp::start_core(index, cpu, stacks[index], mmu_config) {
+            log::error!(
+                "core {index} (MPIDR {:#x}) did not start: {error:?}",
+                cpu.mpidr
+            );
+        }
+    }
+    let online = smp::wait_online(platform.cpus.len(), ONLINE_TIMEOUT_NS);
+    crate::kprintln!(
+        "boot: {online} cores online in {} us guest time",
+        cpu::now_ns() / 1000
+    );
+    if online < platform.cpus.len() {
+        log::error!("only {online} of {} cores came online", platform.cpus.len());
+    }
+    cpu::irq_enable();
+    stop::exit(crate::run(&args))
+}
+
+fn discover(dtb_address: usize) -> (&'static Platform<'static>, usize) {
+    if dtb_address == 0 {
+        early_failure(format_args!(
+            "no DTB: x0 was 0 at entry (boot the Image, not the ELF)"
+        ));
+    }
+    // SAFETY: the boot protocol puts a DTB at x0; the header is read first to learn its size,
+    // and both reads stay inside the blob the header describes. RAM is readable with the MMU off.
+    let header = unsafe { core::slice::from_raw_parts(dtb_address as *const u8, 40) };
+    let size = dtb::blob_size(header).unwrap_or_else(|error| {
+        early_failure(format_args!("bad DTB at {dtb_address:#x}: {error}"))
+    });
+    // SAFETY: as above; `size` was checked against the header's own bound.
+    let blob = unsafe { core::slice::from_raw_parts(dtb_address as *const u8, size) };
+    let platform = dtb::discover(blob).unwrap_or_else(|error| {
+        early_failure(format_args!("bad DTB at {dtb_address:#x}: {error}"))
+    });
+    (PLATFORM.call_once(|| platform), size)
+}
+
+fn start_console(platform: &Platform, level: log::LevelFilter) {
+    // SAFETY: the DTB's stdout-path names this PL011, and nothing else drives it.
+    unsafe { console::init(platform.uart.base() as usize, level) };
+}
+
+/// Allocates every core's stacks, builds the identity map and turns the MMU on for the boot
+/// core. Returns the configuration other cores load and their stacks (indexed by core).
+fn enable_mmu(
+    platform: &Platform,
+    dtb: Range,
+) -> (
+    mmu::MmuConfig,
+    heapless::Vec<CoreStacks, { crate::MAX_CORES }>,
+) {
+    let image_start = linker_symbol!("__image_start");
+    let rodata = linker_symbol!("__rodata_start");
+    let data = linker_symbol!("__data_start");
+    let image_end = linker_symbol!("__image_end");
+    let ram: heapless::Vec<Range, 16> = platform
+        .memory
+        .iter()
+        .map(|region| Range::from(*region))
+        .collect();
+    let mut reserved: heapless::Vec<Range, 32> = platform
+        .reserved
+        .iter()
+        .map(|region| Range::from(*region))
+        .collect();
+    for range in [
+        Range {
+            start: image_start,
+            end: image_end,
+        },
+        dtb,
+    ] {
+        reserved
+            .push(range)
+            .unwrap_or_else(|_| stop::fatal(format_args!("too many reserved memory ranges")));
+    }
+    let mut allocator = BootAllocator::new(&ram, &reserved);
+    let mut stacks = heapless::Vec::new();
+    for _ in &platform.cpus {
+        let core_stacks = allocator
+            .allocate_stack(THREAD_STACK_SIZE)
+            .and_then(|thread| {
+                Ok(CoreStacks {
+                    thread,
+                    exception: allocator.allocate_stack(EXCEPTION_STACK_SIZE)?,
+                })
+            })
+            .unwrap_or_else(|error| stop::fatal(format_args!("{error}")));
+        // Cannot fail: one entry per CPU and the DTB has at most MAX_CORES.
+        stacks.push(core_stacks).unwrap();
+    }
+    let devices: heapless::Vec<Range, 16> = platform.device_regions().map(Range::from).collect();
+    let mut guards: heapless::Vec<usize, { crate::platform::memory::MAX_GUARDS + 1 }> =
+        allocator.guard_pages().iter().copied().collect();
+    // Cannot fail: one more than the allocator's own maximum.
+    guards.push(percpu::this_core().stack_guard()).unwrap();
+    let layout = mmu::ImageLayout {
+        text: Range {
+            start: image_start,
+            end: rodata,
+        },
+        rodata: Range {
+            start: rodata,
+            end: data,
+        },
+        data: Range {
+            start: data,
+            end: image_end,
+        },
+    };
+    let config = mmu::build_identity_map(&ram, &devices, &layout, &guards);
+    mmu::enable(&config);
+    debug_assert_eq!(PAGE_SIZE, 4096);
+    (config, stacks)
+}
+
+fn register_interrupt_handlers(platform: &Platform) {
+    let timer = IntId::ppi(platform.timer.virt - 16);
+    TIMER_INTID.call_once(|| timer);
+    let handlers: [(IntId, irq::Handler); 4] = [
+        (IntId::sgi(Sgi::Call as u32), smp::handle_call),
+        (IntId::sgi(Sgi::Stop as u32), stop::handle_stop),
+        (
+            IntId::sgi(Sgi::Reschedule as u32),
+            crate::sched::handle_reschedule,
+        ),
+        (timer, crate::timer::handle_timer_interrupt),
+    ];
+    for (intid, handler) in handlers {
+        // Cannot fail: each id is registered once, here, and all are in range.
+        irq::register(intid, handler).unwrap();
+    }
+}
+
+/// Sets up the calling core's GIC part and enables its private interrupts.
+fn init_this_core_interrupts() {
+    let controller = gic::controller();
+    controller.init_this_core();
+    if let Some(mask) = controller.this_core_v2_interface_mask() {
+        percpu::this_core().set_gic_v2_interface_mask(mask);
+    }
+    for sgi in [Sgi::Call, Sgi::Stop, Sgi::Reschedule] {
+        irq::enable_private(IntId::sgi(sgi as u32));
+    }
+    irq::enable_private(
+        *TIMER_INTID
+            .get()
+            .expect("registered before any core enables it"),
+    );
+}
+
+/// A secondary core's Rust entry (boot.s turned its MMU on and gave it its stacks).
+#[unsafe(no_mangle)]
+extern "C" fn secondary_main(index: usize) -> ! {
+    percpu::install(index);
+    init_this_core_interrupts();
+    smp::mark_online();
+    cpu::irq_enable();
+    crate::sched::idle_loop()
+}

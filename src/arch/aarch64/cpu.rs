@@ -1,0 +1,80 @@
+//! The running core: its id, interrupt masking, and its generic-timer clock.
+//!
+//! Each core's [`PerCore`](super::percpu::PerCore) is reached through `TPIDR_EL1`, set once
+//! when the core comes up, so `core_id()` is one system-register read and one load.
+
+use aarch64_cpu::registers::{CNTFRQ_EL0, CNTVCT_EL0, DAIF, MPIDR_EL1, Readable, Writeable};
+
+use super::percpu;
+
+/// The DAIF interrupt mask as it was before [`irq_save_disable`] masked IRQs.
+#[derive(Clone, Copy, Debug)]
+pub struct IrqState(u64);
+
+/// Masks IRQs on this core and returns the previous mask, for [`irq_restore`].
+#[inline(always)]
+pub fn irq_save_disable() -> IrqState {
+    let saved = DAIF.get();
+    DAIF.write(DAIF::I::Masked);
+    IrqState(saved)
+}
+
+/// Puts back the interrupt mask that [`irq_save_disable`] returned.
+#[inline(always)]
+pub fn irq_restore(state: IrqState) {
+    DAIF.set(state.0);
+}
+
+/// Unmasks IRQs on this core.
+#[inline(always)]
+pub fn irq_enable() {
+    DAIF.write(DAIF::I::Unmasked);
+}
+
+/// Whether IRQs are masked on this core.
+#[inline(always)]
+pub fn irqs_masked() -> bool {
+    DAIF.is_set(DAIF::I)
+}
+
+/// The index of the calling core in the DTB's `/cpus` order (0 = the boot core).
+#[inline(always)]
+pub fn core_id() -> usize {
+    percpu::this_core().index
+}
+
+/// This core's affinity fields (Aff3..Aff0) from `MPIDR_EL1`, as the DTB's `reg` spells them.
+pub fn mpidr() -> u64 {
+    MPIDR_EL1.get() & 0xff_00ff_ffff
+}
+
+/// Nanoseconds since the counter started (about when the machine was reset), from the
+/// virtual counter. Monotonic; the multiplication is widened so it cannot overflow.
+#[inline(always)]
+pub fn now_ns() -> u64 {
+    ticks_to_ns(CNTVCT_EL0.get())
+}
+
+/// The generic timer's frequency in Hz.
+pub fn counter_frequency() -> u64 {
+    CNTFRQ_EL0.get().max(1)
+}
+
+/// Converts counter ticks to nanoseconds, saturating instead of overflowing.
+pub fn ticks_to_ns(ticks: u64) -> u64 {
+    let ns = u128::from(ticks) * 1_000_000_000 / u128::from(counter_frequency());
+    u64::try_from(ns).unwrap_or(u64::MAX)
+}
+
+/// Converts nanoseconds to counter ticks, rounding up so a deadline is never early.
+pub fn ns_to_ticks(ns: u64) -> u64 {
+    let ticks = (u128::from(ns) * u128::from(counter_frequency())).div_ceil(1_000_000_000);
+    u64::try_from(ticks).unwrap_or(u64::MAX)
+}
+
+/// Waits for an interrupt (the idle state). Returns after any interrupt became pending, even
+/// with IRQs masked.
+#[inline(always)]
+pub fn wait_for_interrupt() {
+    aarch64_cpu::asm::wfi();
+}

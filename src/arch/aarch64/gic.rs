@@ -1,0 +1,261 @@
+//! The interrupt controller: GICv2 or GICv3 through `arm-gic`, as the DTB describes it.
+//!
+//! One [`Controller`] serves every core. Its distributor is set up once by the boot core; each
+//! core then sets up its own part ([`Controller::init_this_core`]): the banked GICv2 CPU
+//! interface, or its GICv3 redistributor, found by matching `GICR_TYPER`'s affinity against the
+//! core's MPIDR across every redistributor region (QEMU virt above 123 vCPUs has two; `arm-gic`'s
+//! `GicV3` alone assumes one).
+
+use core::ptr::NonNull;
+
+use arm_gic::gicv2::GicV2;
+use arm_gic::gicv3::registers::{Gicd, GicrSgi};
+use arm_gic::gicv3::{
+    GicCpuInterface, GicDistributor, GicRedistributor, GicRedistributorIterator, SgiTarget,
+    SgiTargetGroup,
+};
+use arm_gic::{IntId, InterruptGroup, Trigger, UniqueMmioPointer};
+use heapless::Vec;
+
+use super::percpu;
+use crate::platform::dtb::{Gic as GicDescription, MAX_REDISTRIBUTOR_REGIONS, PhysRegion};
+
+/// The lowest priority mask: every interrupt priority is let through.
+const ALL_PRIORITIES: u8 = 0xff;
+
+/// The interrupt controller found in the DTB.
+pub enum Controller {
+    /// GICv2: distributor plus a CPU interface banked per core at one address.
+    V2 {
+        distributor: usize,
+        cpu_interface: usize,
+    },
+    /// GICv3: distributor plus one redistributor frame per core, in one or more regions.
+    V3 {
+        distributor: usize,
+        redistributor_regions: Vec<PhysRegion, MAX_REDISTRIBUTOR_REGIONS>,
+    },
+}
+
+impl Controller {
+    /// Describes the controller; touches no register.
+    pub fn new(description: &GicDescription) -> Self {
+        match description {
+            GicDescription::V2 {
+                distributor,
+                cpu_interface,
+            } => Self::V2 {
+                distributor: distributor.base() as usize,
+                cpu_interface: cpu_interface.base() as usize,
+            },
+            GicDescription::V3 {
+                distributor,
+                redistributors,
+            } => Self::V3 {
+                distributor: distributor.base() as usize,
+                redistributor_regions: redistributors.clone(),
+            },
+        }
+    }
+
+    /// The GIC version (2 or 3), for the boot log.
+    pub fn version(&self) -> u8 {
+        match self {
+            Self::V2 { .. } => 2,
+            Self::V3 { .. } => 3,
+        }
+    }
+
+    /// Sets up the distributor. Called once, by the boot core, before any other core starts.
+    pub fn init_distributor(&self) {
+        match *self {
+            Self::V2 { .. } => {}
+            Self::V3 { distributor, .. } => {
+                let mut gicd = GicDistributor::new(Self::gicd_v3(distributor));
+                gicd.configure_default_settings();
+            }
+        }
+    }
+
+    /// Sets up the calling core's part of the controller and unmasks every priority.
+    ///
+    /// # Panics
+    /// If a GICv3 has no redistributor for this core's MPIDR (a DTB that lies).
+    pub fn init_this_core(&self) {
+        match *self {
+            Self::V2 { .. } => {
+                let mut gic = self.gic_v2();
+                // Enables the distributor's group 0 (idempotent) and this core's banked
+                // CPU interface, SGI and PPI group registers.
+                gic.setup();
+                gic.set_priority_mask(ALL_PRIORITIES);
+            }
+            Self::V3 { .. } => {
+                let mut redistributor = self
+                    .this_core_redistributor()
+                    .expect("the DTB lists no GIC redistributor for this core");
+                // Already awake after a warm restart (core offline, then online): fine.
+                let _ = redistributor.mark_core_awake();
+                redistributor.configure_default_settings();
+                GicCpuInterface::enable_system_register_el1();
+                GicCpuInterface::set_priority_mask(ALL_PRIORITIES);
+                GicCpuInterface::enable_group1(true);
+            }
+        }
+    }
+
+    /// Enables interrupt `intid` (an SGI or a PPI) on the calling core, level-triggered for
+    /// PPIs (the generic timer's output is a level).
+    pub fn enable_private(&self, intid: IntId) {
+        match *self {
+            Self::V2 { .. } => {
+                let mut gic = self.gic_v2();
+                if intid.is_ppi() {
+                    gic.set_trigger(intid, Trigger::Level);
+                }
+                gic.set_interrupt_priority(intid, 0x80);
+                // Cannot fail: SGIs and PPIs are always valid INTIDs.
+                gic.enable_interrupt(intid, true).unwrap();
+            }
+            Self::V3 { .. } => {
+                let mut redistributor = self
+                    .this_core_redistributor()
+                    .expect("the DTB lists no GIC redistributor for this core");
+                // Cannot fail: SGIs and PPIs are always valid for a redistributor.
+                redistributor.enable_interrupt(intid, true).unwrap();
+            }
+        }
+    }
+
+    /// Acknowledges the highest-priority pending interrupt on this core, if any.
+    pub fn acknowledge(&self) -> Option<IntId> {
+        match self {
+            // Without the security extensions the aliased (group 1) register reads as spurious:
+            // acknowledge with the non-aliased one.
+            Self::V2 { .. } => self
+                .gic_v2()
+                .get_and_acknowledge_interrupt(InterruptGroup::Group0),
+            Self::V3 { .. } => {
+                GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
+            }
+        }
+    }
+
+    /// Signals the end of interrupt `intid`, which this core acknowledged.
+    pub fn end(&self, intid: IntId) {
+        match self {
+            Self::V2 { .. } => self.gic_v2().end_interrupt(intid, InterruptGroup::Group0),
+            Self::V3 { .. } => GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1),
+        }
+    }
+
+    /// Sends SGI `sgi` (0..16) to the core whose MPIDR affinity is `target_mpidr`.
+    ///
+    /// GICv3 addresses it by Aff3.Aff2.Aff1 plus a bit for Aff0, so cores in any cluster are
+    /// reachable; GICv2 by the target's CPU-interface mask (recorded when it came up).
+    pub fn send_sgi(&self, sgi: u32, target_core: usize) {
+        let target = percpu::core(target_core);
+        match self {
+            Self::V2 { .. } => {
+                let mask = target.gic_v2_interface_mask();
+                self.gic_v2().send_sgi(
+                    IntId::sgi(sgi),
+                    arm_gic::gicv2::SgiTarget::List {
+                        target_list_filter: arm_gic::gicv2::SgiTargetListFilter::CPUTargetList,
+                        target_list: u16::from(mask),
+                    },
+                );
+            }
+            Self::V3 { .. } => {
+                let mpidr = target.mpidr();
+                let [aff0, aff1, aff2, _, aff3, ..] = mpidr.to_le_bytes();
+                GicCpuInterface::send_sgi(
+                    IntId::sgi(sgi),
+                    SgiTarget::List {
+                        affinity3: aff3,
+                        affinity2: aff2,
+                        affinity1: aff1,
+                        target_list: 1 << (aff0 & 0xf),
+                    },
+                    SgiTargetGroup::CurrentGroup1,
+                )
+                // Cannot fail: `IntId::sgi` always builds an SGI.
+                .unwrap();
+            }
+        }
+    }
+
+    /// This core's GICv2 CPU-interface mask, read from the banked `GICD_ITARGETSR0`.
+    pub fn this_core_v2_interface_mask(&self) -> Option<u8> {
+        match *self {
+            Self::V2 { distributor, .. } => {
+                let itargetsr0 = (distributor + 0x800) as *const u32;
+                // SAFETY: GICD_ITARGETSR0 is a read-only, banked register of the distributor the
+                // DTB described and the identity map maps as device memory; its low byte is the
+                // calling core's own interface mask (GICv2 spec 4.3.12).
+                let value = unsafe { itargetsr0.read_volatile() };
+                Some(value as u8)
+            }
+            Self::V3 { .. } => None,
+        }
+    }
+
+    fn gic_v2(&self) -> GicV2<'static> {
+        let Self::V2 {
+            distributor,
+            cpu_interface,
+        } = *self
+        else {
+            unreachable!("GICv2 access on a GICv3")
+        };
+        // SAFETY: both addresses come from the DTB and are mapped as device memory. The CPU
+        // interface is banked per core, so each core's accesses reach its own registers; the
+        // distributor registers the driver writes are either banked (SGI/PPI) or idempotent
+        // set-up, and the driver holds no Rust reference into MMIO, only pointers.
+        unsafe { GicV2::new(distributor as *mut _, cpu_interface as *mut _) }
+    }
+
+    fn gicd_v3(distributor: usize) -> UniqueMmioPointer<'static, Gicd> {
+        // SAFETY: the distributor address comes from the DTB and is mapped as device memory;
+        // only the boot core uses this pointer, once, before other cores start.
+        unsafe { UniqueMmioPointer::new(NonNull::new(distributor as *mut Gicd).unwrap()) }
+    }
+
+    fn this_core_redistributor(&self) -> Option<GicRedistributor<'static>> {
+        let Self::V3 {
+            redistributor_regions,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let mpidr = percpu::this_core().mpidr();
+        redistributor_regions.iter().find_map(|region| {
+            let base = NonNull::new(region.base() as *mut GicrSgi)?;
+            // SAFETY: each region comes from the DTB's GICv3 `reg` and is mapped as device
+            // memory; a region runs until a frame with GICR_TYPER.Last. Each core only ever uses
+            // the frame whose affinity is its own, so frames are not shared between cores.
+            let frames = unsafe { GicRedistributorIterator::new(base) }.ok()?;
+            frames
+                .into_iter()
+                .find(|frame| frame.typer().core_mpidr() == mpidr)
+        })
+    }
+}
+
+static CONTROLLER: spin::Once<Controller> = spin::Once::new();
+
+/// Installs the system's interrupt controller; the boot core does it once.
+pub fn init(controller: Controller) -> &'static Controller {
+    CONTROLLER.call_once(|| controller)
+}
+
+/// The system's interrupt controller.
+///
+/// # Panics
+/// Before [`init`].
+pub fn controller() -> &'static Controller {
+    CONTROLLER
+        .get()
+        .expect("the GIC is set up before interrupts are used")
+}

@@ -1,0 +1,84 @@
+//! Interrupt dispatch: handlers registered per interrupt id, run with IRQs masked.
+//!
+//! The IRQ vector saves the interrupted thread's whole state on its own stack and calls
+//! [`handle_irq`], which acknowledges and dispatches every pending interrupt, then lets the
+//! scheduler switch threads if one of the handlers asked for it.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use arm_gic::IntId;
+
+use super::exceptions::TrapFrame;
+use super::{gic, percpu};
+
+/// The SGIs coresched uses, one meaning each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Sgi {
+    /// Wake an idle core or make a running one reschedule.
+    Reschedule = 0,
+    /// Run the function waiting in the target core's call mailbox.
+    Call = 1,
+    /// Stop: another core panicked; park with interrupts masked.
+    Stop = 2,
+}
+
+/// An interrupt handler: gets the interrupt id it was registered for.
+pub type Handler = fn(IntId);
+
+/// Interrupt ids that can have handlers: SGIs, PPIs and the SPIs a GICv2/v3 numbers below 1020.
+const HANDLER_SLOTS: usize = 1020;
+
+static HANDLERS: [AtomicUsize; HANDLER_SLOTS] = [const { AtomicUsize::new(0) }; HANDLER_SLOTS];
+
+/// Why [`register`] refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegisterError {
+    /// The id is beyond the table.
+    OutOfRange(u32),
+    /// Another handler is registered for the id already.
+    Taken(u32),
+}
+
+/// Registers `handler` for interrupt `intid` on every core (ids are global; whether a core
+/// receives a private interrupt is up to [`enable_private`]).
+pub fn register(intid: IntId, handler: Handler) -> Result<(), RegisterError> {
+    let id = intid.raw_value();
+    let slot = HANDLERS
+        .get(id as usize)
+        .ok_or(RegisterError::OutOfRange(id))?;
+    slot.compare_exchange(0, handler as usize, Ordering::AcqRel, Ordering::Acquire)
+        .map(|_| ())
+        .map_err(|_| RegisterError::Taken(id))
+}
+
+/// Enables the private interrupt `intid` (an SGI or PPI) on the calling core.
+pub fn enable_private(intid: IntId) {
+    gic::controller().enable_private(intid);
+}
+
+/// Sends `sgi` to core `target`.
+pub fn send_sgi(sgi: Sgi, target: usize) {
+    gic::controller().send_sgi(sgi as u32, target);
+}
+
+/// Called by the IRQ vector with the interrupted thread's saved state.
+#[unsafe(no_mangle)]
+extern "C" fn handle_irq(frame: &mut TrapFrame) {
+    percpu::this_core().set_last_interrupt_pc(frame.elr);
+    let controller = gic::controller();
+    while let Some(intid) = controller.acknowledge() {
+        let id = intid.raw_value() as usize;
+        let handler = HANDLERS
+            .get(id)
+            .map_or(0, |slot| slot.load(Ordering::Acquire));
+        if handler == 0 {
+            log::warn!("interrupt {id} has no handler; ignored");
+        } else {
+            // SAFETY: non-zero slots only ever hold a `Handler` stored by `register`.
+            let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(handler) };
+            handler(intid);
+        }
+        controller.end(intid);
+    }
+}

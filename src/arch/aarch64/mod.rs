@@ -1,0 +1,20 @@
+//! AArch64: boot, exceptions, interrupts (GIC), the generic timer, PSCI, the MMU and SMP.
+//!
+//! The assembly (`boot.s`, `exceptions.s`) does only what Rust cannot: the image header, the
+//! EL2 to EL1 drop, self-relocation, the first instructions of each core and the exception
+//! vectors. Everything after that is Rust.
+
+core::arch::global_asm!(include_str!("boot.s"));
+core::arch::global_asm!(include_str!("exceptions.s"));
+
+pub mod boot;
+pub mod cpu;
+pub mod exceptions;
+pub mod gic;
+pub mod irq;
+pub mod mmu;
+pub mod percpu;
+pub mod psci;
+pub mod smp;
+pub mod stop;
+pub mod timer;

@@ -1,0 +1,178 @@
+//! Bringing up the other cores, and running a function on a chosen core.
+//!
+//! Every CPU the DTB lists is started: with PSCI `CPU_ON` (all at once), or released from its
+//! spin table (one at a time: a released core finds its record through one shared slot). Each
+//! core gets its own thread stack and exception stack, both with guard pages, sized from the
+//! CPU count.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use arm_gic::IntId;
+
+use super::irq::{self, Sgi};
+use super::mmu::MmuConfig;
+use super::{cpu, percpu};
+use crate::MAX_CORES;
+use crate::platform::dtb::{Cpu, EnableMethod};
+use crate::platform::memory::Stack;
+
+/// What a starting core reads with its MMU still off (offsets are used by `boot.s`).
+#[repr(C, align(64))]
+struct SecondaryBoot {
+    mmu: MmuConfig,
+    exception_stack_top: u64,
+    thread_stack_top: u64,
+    index: u64,
+}
+
+static mut SECONDARY_BOOT: [SecondaryBoot; MAX_CORES] = [const {
+    SecondaryBoot {
+        mmu: MmuConfig {
+            mair: 0,
+            tcr: 0,
+            ttbr0: 0,
+            sctlr: 0,
+        },
+        exception_stack_top: 0,
+        thread_stack_top: 0,
+        index: 0,
+    }
+}; MAX_CORES];
+
+/// The record a spin-table core reads on release (see `spin_table_entry` in boot.s).
+#[unsafe(no_mangle)]
+static mut SPIN_TABLE_RECORD: u64 = 0;
+
+static ONLINE_CORES: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" {
+    fn secondary_entry();
+    fn spin_table_entry();
+}
+
+/// Stacks for one core.
+#[derive(Clone, Copy, Debug)]
+pub struct CoreStacks {
+    /// Runs the core's threads (SP_EL0).
+    pub thread: Stack,
+    /// Takes its exceptions (SP_EL1).
+    pub exception: Stack,
+}
+
+/// Why a core did not start.
+#[derive(Clone, Copy, Debug)]
+pub enum StartError {
+    /// PSCI `CPU_ON` returned an error.
+    Psci(smccc::psci::error::Error),
+    /// The DTB says PSCI but describes no conduit.
+    NoPsciConduit,
+    /// The DTB names no enable method for this (non-boot) CPU.
+    NoEnableMethod,
+}
+
+/// Starts core `index` (DTB order) described by `cpu`, with `stacks`. Returns once the start
+/// request is made; [`wait_online`] waits for the core to come up.
+pub fn start_core(
+    index: usize,
+    cpu: &Cpu,
+    stacks: CoreStacks,
+    mmu: MmuConfig,
+) -> Result<(), StartError> {
+    percpu::core(index).set_mpidr(cpu.mpidr);
+    // SAFETY: only the boot core writes the records, each before starting its core, and the
+    // core reads its record only after being started.
+    let record = unsafe { &mut (*(&raw mut SECONDARY_BOOT))[index] };
+    *record = SecondaryBoot {
+        mmu,
+        exception_stack_top: stacks.exception.top as u64,
+        thread_stack_top: stacks.thread.top as u64,
+        index: index as u64,
+    };
+    percpu::core(index).set_stack_guard(stacks.thread.guard);
+    let record_address = record as *const SecondaryBoot as u64;
+    clean_to_point_of_coherency(record_address);
+    match cpu.enable_method {
+        EnableMethod::Missing => Err(StartError::NoEnableMethod),
+        EnableMethod::Psci => {
+            if !super::psci::is_available() {
+                return Err(StartError::NoPsciConduit);
+            }
+            super::psci::cpu_on(
+                cpu.mpidr,
+                secondary_entry as *const () as u64,
+                record_address,
+            )
+            .map_err(StartError::Psci)
+        }
+        EnableMethod::SpinTable { release_addr } => {
+            let before = ONLINE_CORES.load(Ordering::Acquire);
+            // SAFETY: spin-table cores start one at a time (we wait below), so the shared slot
+            // is not overwritten while a released core may still read it.
+            unsafe { *(&raw mut SPIN_TABLE_RECORD) = record_address };
+            clean_to_point_of_coherency(&raw const SPIN_TABLE_RECORD as u64);
+            let release = release_addr.get() as *mut u64;
+            // SAFETY: the DTB names this RAM word as the core's release address; the core
+            // polls it with its MMU off, so the write is cleaned to the point of coherency.
+            unsafe { release.write_volatile(spin_table_entry as *const () as u64) };
+            clean_to_point_of_coherency(release_addr.get());
+            aarch64_cpu::asm::sev();
+            while ONLINE_CORES.load(Ordering::Acquire) == before {
+                core::hint::spin_loop();
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Writes the cache line holding `address` back to memory, where a core with its MMU and
+/// caches off reads.
+fn clean_to_point_of_coherency(address: u64) {
+    // SAFETY: a cache maintenance instruction on a mapped address; it changes no data.
+    unsafe { core::arch::asm!("dc civac, {0}", "dsb sy", in(reg) address, options(nostack)) };
+}
+
+/// Records that the calling core is up: it takes interrupts from now on.
+pub fn mark_online() {
+    percpu::this_core().set_online(true);
+    ONLINE_CORES.fetch_add(1, Ordering::AcqRel);
+}
+
+/// How many cores are online.
+pub fn online_count() -> usize {
+    ONLINE_CORES.load(Ordering::Acquire)
+}
+
+/// Waits until `count` cores are online or `timeout_ns` of guest time passed; returns the
+/// number online.
+pub fn wait_online(count: usize, timeout_ns: u64) -> usize {
+    let deadline = cpu::now_ns().saturating_add(timeout_ns);
+    while online_count() < count && cpu::now_ns() < deadline {
+        core::hint::spin_loop();
+    }
+    online_count()
+}
+
+static CALL_MAILBOX: [AtomicUsize; MAX_CORES] = [const { AtomicUsize::new(0) }; MAX_CORES];
+
+/// Runs `function` on core `target` in interrupt context, as soon as it takes the SGI. Waits
+/// only for the target's mailbox to be free, not for the call to finish.
+pub fn call_on(target: usize, function: fn()) {
+    let mailbox = &CALL_MAILBOX[target];
+    while mailbox
+        .compare_exchange(0, function as usize, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        core::hint::spin_loop();
+    }
+    irq::send_sgi(Sgi::Call, target);
+}
+
+/// The handler of [`Sgi::Call`]: runs the function in this core's mailbox.
+pub fn handle_call(_intid: IntId) {
+    let function = CALL_MAILBOX[cpu::core_id()].swap(0, Ordering::AcqRel);
+    if function != 0 {
+        // SAFETY: mailboxes only ever hold `fn()` pointers stored by `call_on`.
+        let function: fn() = unsafe { core::mem::transmute::<usize, fn()>(function) };
+        function();
+    }
+}

@@ -1,0 +1,31 @@
+//! Host stand-ins for the architecture interface, so portable code runs in unit tests.
+//!
+//! Interrupts do not exist on the host: masking them is a no-op. Each test thread acts as
+//! its own core, numbered in the order threads first ask.
+
+/// What [`irq_save_disable`] saved; [`irq_restore`] puts it back.
+#[derive(Clone, Copy, Debug)]
+pub struct IrqState(());
+
+/// Masks interrupts on this core and returns the previous state (a no-op on the host).
+pub fn irq_save_disable() -> IrqState {
+    IrqState(())
+}
+
+/// Restores the interrupt state saved by [`irq_save_disable`] (a no-op on the host).
+pub fn irq_restore(_state: IrqState) {}
+
+/// The id of the calling core: on the host, a small number unique to the calling thread.
+#[cfg(test)]
+pub fn core_id() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::thread_local!(static ID: usize = NEXT.fetch_add(1, Ordering::Relaxed));
+    ID.with(|id| *id)
+}
+
+/// The id of the calling core: outside unit tests the host has one core, 0.
+#[cfg(not(test))]
+pub fn core_id() -> usize {
+    0
+}

@@ -1,0 +1,127 @@
+//! What each core holds: how many IRQ-safe locks, the interrupt state to put back when the last
+//! one goes, and (with the checker) the ranks of its locks.
+//!
+//! Interrupts stay masked from a core's first [`IrqSpinLock`](super::IrqSpinLock) acquisition
+//! to its last release, whatever order the guards are dropped in: the state saved by the first
+//! acquisition is restored by the last release. Restoring per guard would go wrong on an
+//! out-of-order release (the outer guard would unmask while the inner lock is still held, and
+//! the inner guard would then leave interrupts masked for good).
+//!
+//! Records sit in a table indexed by core id, one cache line each. Host unit tests number their
+//! threads as cores; a thread numbered at or past [`MAX_CORES`] gets a record of its own in
+//! thread-local storage, which [`held_locks`] cannot see. On the host outside unit tests every
+//! thread is core 0 and shares one record, so the order check would mistake one thread's locks
+//! for another's: use these locks from one thread there.
+
+use super::rank_check::{CheckedRank, HeldLocks, RankStack};
+use crate::MAX_CORES;
+use crate::arch::{self, IrqState};
+use spin::mutex::SpinMutex;
+
+/// One core's record, alone on its 64-byte cache line (the line size of the Cortex-A cores
+/// coresched runs on) so that cores never write to a shared line.
+#[repr(align(64))]
+struct CoreRecord {
+    irq: SpinMutex<IrqNesting>,
+    ranks: RankStack,
+}
+
+/// How many IRQ-safe locks a core holds, and its interrupt state from before the first. Only
+/// the owning core takes this lock, so it is never contended on the board.
+struct IrqNesting {
+    locks_held: u32,
+    state_before_first: Option<IrqState>,
+}
+
+impl CoreRecord {
+    const fn new() -> Self {
+        Self {
+            irq: SpinMutex::new(IrqNesting {
+                locks_held: 0,
+                state_before_first: None,
+            }),
+            ranks: RankStack::new(),
+        }
+    }
+}
+
+static RECORDS: [CoreRecord; MAX_CORES] = [const { CoreRecord::new() }; MAX_CORES];
+
+/// Masks interrupts on the calling core, then panics if the lock order forbids it to take a
+/// lock of `rank` now. Returns the interrupt state from before, for [`record_acquire`] (or for
+/// `arch::irq_restore` if the lock is not taken after all).
+pub(crate) fn prepare_acquire(rank: CheckedRank) -> IrqState {
+    let saved = arch::irq_save_disable();
+    // Interrupts are masked from here to the matching `record_release`, so nothing preempts the
+    // caller and moves it to another core: every core id read until then is the same.
+    with_this_core(|core, record| record.ranks.check(core, rank));
+    saved
+}
+
+/// Records that the calling core now holds a lock of `rank`; `saved` is what
+/// [`prepare_acquire`] returned for it.
+pub(crate) fn record_acquire(rank: CheckedRank, saved: IrqState) {
+    with_this_core(|_, record| {
+        record.ranks.push(rank);
+        let mut irq = record.irq.lock();
+        if irq.locks_held == 0 {
+            irq.state_before_first = Some(saved);
+        }
+        irq.locks_held += 1;
+    });
+}
+
+/// Records that the calling core released a lock of `rank` (already unlocked); if that was the
+/// core's last IRQ-safe lock, restores the interrupt state from before its first.
+pub(crate) fn record_release(rank: CheckedRank) {
+    let state_to_restore = with_this_core(|_, record| {
+        record.ranks.remove(rank);
+        let mut irq = record.irq.lock();
+        // Every release follows its own acquisition on the same core (guards are not `Send`),
+        // so the count is at least 1 here.
+        irq.locks_held -= 1;
+        if irq.locks_held == 0 {
+            irq.state_before_first.take()
+        } else {
+            None
+        }
+    });
+    if let Some(state) = state_to_restore {
+        arch::irq_restore(state);
+    }
+}
+
+/// The ranks of the locks `core` holds, in the order it took them, read without taking any
+/// lock (for the watchdog's report on a stalled core). Exact for a stalled core; for a running
+/// one it may be a moment out of date. Empty in builds without the rank checker and for a core
+/// id at or past [`MAX_CORES`].
+pub fn held_locks(core: usize) -> HeldLocks {
+    RECORDS
+        .get(core)
+        .map_or_else(HeldLocks::new, |record| record.ranks.snapshot())
+}
+
+fn with_this_core<R>(use_record: impl FnOnce(usize, &CoreRecord) -> R) -> R {
+    let core = arch::core_id();
+    match RECORDS.get(core) {
+        Some(record) => use_record(core, record),
+        None => beyond_table(core, use_record),
+    }
+}
+
+#[cfg(test)]
+fn beyond_table<R>(core: usize, use_record: impl FnOnce(usize, &CoreRecord) -> R) -> R {
+    std::thread_local!(static RECORD: CoreRecord = const { CoreRecord::new() });
+    RECORD.with(|record| use_record(core, record))
+}
+
+#[cfg(not(test))]
+fn beyond_table<R>(core: usize, _use_record: impl FnOnce(usize, &CoreRecord) -> R) -> R {
+    panic!("core id {core} is past MAX_CORES ({MAX_CORES})")
+}
+
+/// The calling test thread's held ranks, also for a thread numbered past [`MAX_CORES`].
+#[cfg(all(test, debug_assertions, not(loom)))]
+pub(crate) fn held_locks_here() -> HeldLocks {
+    with_this_core(|_, record| record.ranks.snapshot())
+}

@@ -1,0 +1,144 @@
+//! The lock order: the one place that says which lock may be taken while holding which.
+//!
+//! Every [`IrqSpinLock`](super::IrqSpinLock) carries a [`LockRank`]. A core may acquire a lock
+//! only if every lock it already holds has a strictly lower rank, so locks are always taken
+//! outermost first and two locks of the same rank never nest. A cycle of cores each waiting
+//! for a lock another one holds would need some core to take a lower rank under a higher one,
+//! so an order that is never broken cannot deadlock. Debug builds check the rule on every
+//! acquisition (see [`set_rank_check_enabled`](super::set_rank_check_enabled)).
+//!
+//! The order is designed against Go issue 35375 (runtime commit b50fcc88): `sysmon` held the
+//! scheduler lock and took every P's timer lock, while a P holding its own timer lock readied
+//! a goroutine and took the scheduler lock. Here the global scheduler lock ranks above the
+//! timer-queue locks, so the 2019 `sysmon` order is an inversion the checker rejects, and the
+//! monitor scans deadlines under the core-table lock, which ranks below every scheduling lock.
+//!
+//! A new lock picks its place here, with the reason next to it; nowhere else states an order.
+
+/// The rank of a lock: its place in the one global lock order, outermost (lowest) first.
+///
+/// Acquiring a lock is legal only while every lock the core holds has a strictly lower rank
+/// ([`LockRank::may_be_taken_while_holding`]).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LockRank {
+    /// A blocking primitive's wait list. Outermost, because waking a waiter pushes it onto a
+    /// run queue (and may touch the global idle-core set to wake a core), so the wait-list
+    /// lock is held while every scheduling lock below it is taken.
+    WaitQueue = 0,
+    /// One core's armed timers. Go 1.14 readied goroutines from its timer path while holding
+    /// the P's timer lock, so a timer-queue lock may be held when the global scheduler lock is
+    /// taken, never the reverse: taking a timer-queue lock under the global lock is exactly
+    /// the 2019 `sysmon` deadlock. coresched's own timer path releases the timer-queue lock
+    /// before firing, so it does not even rely on this nesting.
+    TimerQueue = 1,
+    /// The global run queue and the idle-core set. Below the timer queues (see
+    /// [`LockRank::TimerQueue`]) and above the per-core run queues, so work can move from the
+    /// global queue onto a core's queue while the global lock is held.
+    GlobalSched = 2,
+    /// One core's run queue. Taken under the global scheduler lock when work is handed to a
+    /// core; two run queues never nest (same rank), so balancing takes them one at a time.
+    RunQueue = 3,
+    /// The core table: which cores exist, are up, and their published deadlines. The monitor
+    /// reads deadlines under this lock and takes nothing else, so it sits below every
+    /// scheduling lock: the monitor can never wait on a timer-queue or scheduler lock while
+    /// holding it (the fix of Go commit b50fcc88, which scans under `allpLock` instead of
+    /// `sched.lock`, taken one step further).
+    CoreTable = 4,
+    /// The kernel allocator. Near the inside, because any code path may allocate while
+    /// holding a scheduling lock; in turn the allocator may take no lock but the console's.
+    Heap = 5,
+    /// The console. The innermost lock, so logging works while holding any other lock.
+    Console = 6,
+}
+
+impl LockRank {
+    /// Every rank, outermost first; `LockRank::ALL[i] as usize == i`.
+    pub const ALL: [LockRank; 7] = [
+        LockRank::WaitQueue,
+        LockRank::TimerQueue,
+        LockRank::GlobalSched,
+        LockRank::RunQueue,
+        LockRank::CoreTable,
+        LockRank::Heap,
+        LockRank::Console,
+    ];
+
+    /// How many ranks there are; a core obeying the order holds at most this many locks.
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// The name of the locks of this rank as diagnostics print it (`timer_queue`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            LockRank::WaitQueue => "wait_queue",
+            LockRank::TimerQueue => "timer_queue",
+            LockRank::GlobalSched => "global_sched",
+            LockRank::RunQueue => "run_queue",
+            LockRank::CoreTable => "core_table",
+            LockRank::Heap => "heap",
+            LockRank::Console => "console",
+        }
+    }
+
+    /// The rank whose `as u8` value is `value`, or `None` if no rank has it.
+    pub const fn from_u8(value: u8) -> Option<LockRank> {
+        if (value as usize) < Self::COUNT {
+            Some(Self::ALL[value as usize])
+        } else {
+            None
+        }
+    }
+
+    /// Whether a lock of this rank may be acquired while a lock of rank `held` is held: only
+    /// if this rank is strictly higher (inner).
+    pub fn may_be_taken_while_holding(self, held: LockRank) -> bool {
+        self > held
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LockRank;
+
+    #[test]
+    fn all_lists_every_rank_at_its_own_value() {
+        for (index, rank) in LockRank::ALL.iter().enumerate() {
+            assert_eq!(*rank as usize, index);
+            assert_eq!(LockRank::from_u8(index as u8), Some(*rank));
+        }
+        assert_eq!(LockRank::from_u8(LockRank::COUNT as u8), None);
+    }
+
+    #[test]
+    fn order_is_outermost_first() {
+        assert!(LockRank::ALL.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(LockRank::TimerQueue < LockRank::GlobalSched);
+        assert!(LockRank::CoreTable > LockRank::RunQueue);
+        assert_eq!(LockRank::ALL[LockRank::COUNT - 1], LockRank::Console);
+    }
+
+    #[test]
+    fn same_rank_never_nests() {
+        for rank in LockRank::ALL {
+            assert!(!rank.may_be_taken_while_holding(rank));
+        }
+    }
+
+    #[test]
+    fn go_issue_35375_sysmon_order_is_an_inversion() {
+        assert!(!LockRank::TimerQueue.may_be_taken_while_holding(LockRank::GlobalSched));
+        assert!(!LockRank::TimerQueue.may_be_taken_while_holding(LockRank::CoreTable));
+        assert!(LockRank::GlobalSched.may_be_taken_while_holding(LockRank::TimerQueue));
+    }
+
+    #[test]
+    fn names_are_distinct() {
+        for (index, rank) in LockRank::ALL.iter().enumerate() {
+            assert!(
+                LockRank::ALL[..index]
+                    .iter()
+                    .all(|other| other.name() != rank.name())
+            );
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The boot matrix: the `kernel-test` kernel booted with `test=all` on every board shape
+//! coresched supports (GICv2 and GICv3, 1 to 512 vCPUs, three CPU models, EL1 and EL2 entry),
+//! and the test harness's self-tests, which show that a failed assertion, a panic and a hung
+//! test are each reported as the kernel/host contract says.
+//!
+//! One `#[test]` per case. The launcher runs at most two QEMUs at once and a boot of 124 vCPUs
+//! or more alone, so libtest's default threads are fine. `cargo test -- --nocapture` shows
+//! each boot's line and wall time.
+
+use std::time::Duration;
+
+use coresched_qemu::{Boot, Cpu, ExceptionLevel, Gic, Machine, Outcome, Profile, TapResult};
+
+/// The kernel tests every `test=all` boot must pass, each on every core.
+const BOOT_TESTS: [&str; 3] = [
+    "boot::cores_online",
+    "boot::timer_irq_every_core",
+    "boot::sgi_every_core",
+];
+
+/// A boot of the `kernel-test` kernel on `machine`, with a time-out generous enough for a busy
+/// 2-core host (512 vCPUs take 30 s of wall time or more under TCG).
+fn kernel_test_boot(machine: Machine, bootargs: &str) -> Outcome {
+    Boot::new()
+        .machine(machine)
+        .bootargs(bootargs)
+        .profile(Profile::KernelTest)
+        .timeout(Duration::from_secs(120 + u64::from(machine.smp) / 2))
+        .run()
+        .unwrap_or_else(|error| panic!("could not boot {machine}: {error}"))
+}
+
+/// Boots `test=all` on `machine` and checks the whole report: status 0, TAP 14, every boot test
+/// passed on every core, nothing failed, the closing totals, and the boot line's core count.
+fn assert_all_tests_pass(machine: Machine) {
+    let outcome = kernel_test_boot(machine, "test=all");
+    let transcript = outcome.transcript();
+    assert_eq!(outcome.exit_code(), Some(0), "{transcript}");
+    assert_eq!(
+        outcome.boot_line().map(|line| line.cores),
+        Some(machine.smp),
+        "boot line: {transcript}"
+    );
+    let tap = outcome.tap();
+    assert_eq!(tap.version, Some(14), "TAP header: {transcript}");
+    let cores = machine.smp.to_string();
+    for name in BOOT_TESTS {
+        let result = tap
+            .result(name)
+            .unwrap_or_else(|| panic!("{name} not reported: {transcript}"));
+        assert!(result.passed, "{name} failed: {transcript}");
+        assert_eq!(
+            result.field("cores"),
+            Some(cores.as_str()),
+            "{name}: {transcript}"
+        );
+    }
+    assert!(
+        !outcome.console.contains("not ok"),
+        "a test failed: {transcript}"
+    );
+    assert_eq!(
+        outcome.last_line(),
+        format!("{} passed, 0 failed", tap.results.len()),
+        "closing line: {transcript}"
+    );
+}
+
+fn gic_v3(smp: u32) -> Machine {
+    Machine {
+        smp,
+        gic: Gic::V3,
+        ..Machine::default()
+    }
+}
+
+fn gic_v2(smp: u32) -> Machine {
+    Machine {
+        smp,
+        gic: Gic::V2,
+        ..Machine::default()
+    }
+}
+
+fn four_cores(cpu: Cpu, el: ExceptionLevel) -> Machine {
+    Machine {
+        smp: 4,
+        cpu,
+        el,
+        ..Machine::default()
+    }
+}
+
+#[test]
+fn gic_v3_1_core() {
+    assert_all_tests_pass(gic_v3(1));
+}
+
+/// The default board, so also the matrix's Cortex-A72 case and its EL1-entry case.
+#[test]
+fn gic_v3_4_cores() {
+    assert_all_tests_pass(gic_v3(4));
+}
+
+#[test]
+fn gic_v3_64_cores() {
+    assert_all_tests_pass(gic_v3(64));
+}
+
+/// Above 123 vCPUs QEMU splits the redistributors over two regions.
+#[test]
+fn gic_v3_124_cores_two_redistributor_regions() {
+    assert_all_tests_pass(gic_v3(124));
+}
+
+#[test]
+fn gic_v3_512_cores() {
+    assert_all_tests_pass(gic_v3(512));
+}
+
+#[test]
+fn gic_v2_1_core() {
+    assert_all_tests_pass(gic_v2(1));
+}
+
+#[test]
+fn gic_v2_2_cores() {
+    assert_all_tests_pass(gic_v2(2));
+}
+
+#[test]
+fn gic_v2_8_cores() {
+    assert_all_tests_pass(gic_v2(8));
+}
+
+#[test]
+fn cpu_cortex_a53() {
+    assert_all_tests_pass(four_cores(Cpu::CortexA53, ExceptionLevel::El1));
+}
+
+#[test]
+fn cpu_max() {
+    assert_all_tests_pass(four_cores(Cpu::Max, ExceptionLevel::El1));
+}
+
+#[test]
+fn el2_entry() {
+    assert_all_tests_pass(four_cores(Cpu::CortexA72, ExceptionLevel::El2));
+}
+
+/// Runs one harness self-test selection on the default board; returns the outcome and the
+/// report for the test named `name`, which must be the only one run.
+fn run_selftest(bootargs: &str, name: &str) -> (Outcome, TapResult) {
+    let outcome = kernel_test_boot(Machine::default(), bootargs);
+    let transcript = outcome.transcript();
+    let tap = outcome.tap();
+    assert_eq!(tap.version, Some(14), "TAP header: {transcript}");
+    assert_eq!(tap.results.len(), 1, "only {name} runs: {transcript}");
+    let result = tap
+        .result(name)
+        .unwrap_or_else(|| panic!("{name} not reported: {transcript}"))
+        .clone();
+    (outcome, result)
+}
+
+/// Checks a self-test that must fail: status 1, `not ok` with a diagnostic message, and the
+/// closing line `0 passed, 1 failed`. Returns the message.
+fn assert_reported_failed(bootargs: &str, name: &str) -> String {
+    let (outcome, result) = run_selftest(bootargs, name);
+    let transcript = outcome.transcript();
+    assert_eq!(outcome.exit_code(), Some(1), "{transcript}");
+    assert!(!result.passed, "{name} passed: {transcript}");
+    assert_eq!(outcome.last_line(), "0 passed, 1 failed", "{transcript}");
+    let message = result.message().unwrap_or_default();
+    assert!(!message.is_empty(), "no message: {transcript}");
+    message
+}
+
+#[test]
+fn selftest_expected_pass_passes() {
+    let name = "selftest::expected_pass";
+    let (outcome, result) = run_selftest(&format!("test={name}"), name);
+    let transcript = outcome.transcript();
+    assert_eq!(outcome.exit_code(), Some(0), "{transcript}");
+    assert!(result.passed, "{transcript}");
+    assert_eq!(outcome.last_line(), "1 passed, 0 failed", "{transcript}");
+}
+
+#[test]
+fn selftest_expected_fail_reports_the_assertion() {
+    let name = "selftest::expected_fail";
+    let message = assert_reported_failed(&format!("test={name}"), name);
+    assert!(message.contains("assertion"), "message: {message}");
+}
+
+#[test]
+fn selftest_expected_panic_reports_the_panic_message() {
+    let name = "selftest::expected_panic";
+    let message = assert_reported_failed(&format!("test={name}"), name);
+    assert!(!message.contains("timed out"), "message: {message}");
+}
+
+#[test]
+fn selftest_expected_timeout_is_ended_after_its_limit() {
+    let name = "selftest::expected_timeout";
+    let message = assert_reported_failed(&format!("test={name} test-timeout-ms=500"), name);
+    assert!(
+        message.contains("timed out after 500 ms"),
+        "message: {message}"
+    );
+}
