@@ -34,8 +34,8 @@ fn note_timer_fired(_core: usize) {}
 
 kernel_test!(fn timer_irq_every_core(context) {
     let mut before = [0; crate::MAX_CORES];
-    for core in 0..context.cores {
-        before[core] = timer::timer_interrupts(core);
+    for (core, count) in before.iter_mut().enumerate().take(context.cores) {
+        *count = timer::timer_interrupts(core);
         let expiry = Expiry { callback: note_timer_fired, argument: core };
         check!(timer::arm_on(core, cpu::now_ns() + 1_000_000, expiry).is_ok(), "core {core}: timer queue full");
     }

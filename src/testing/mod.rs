@@ -84,6 +84,9 @@ pub type TestResult = Result<(), TestFailure>;
 macro_rules! kernel_test {
     ($(#[$meta:meta])* fn $name:ident($context:ident) $body:block) => {
         $(#[$meta])*
+        // A failure carries its message inline: the kernel has no heap to box it in, and a
+        // test fails at most once, so the size costs nothing that matters.
+        #[allow(clippy::result_large_err)]
         fn $name($context: &$crate::testing::TestContext) -> $crate::testing::TestResult $body
 
         const _: () = {

@@ -70,15 +70,25 @@ fn early_failure(message: fmt::Arguments) -> ! {
 extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
     percpu::install(0);
     let (platform, dtb_size) = discover(dtb_address);
+    if let Some(conduit) = platform.psci {
+        psci::set_conduit(conduit);
+    }
     let args = match bootargs::parse(platform.bootargs) {
         Ok(args) => args,
         Err(error) => {
             start_console(platform, log::LevelFilter::Info);
-            stop::fatal(format_args!("bad bootargs: {error}"))
+            // The parse failed, so honour the one word that decides how to report it.
+            let semihosting = platform
+                .bootargs
+                .split_ascii_whitespace()
+                .any(|word| word == "exit=semihosting");
+            stop::use_semihosting_exit(semihosting);
+            stop::fatal(format_args!("{error}"))
         }
     };
     start_console(platform, args.log_level);
     stop::use_semihosting_exit(args.exit == bootargs::ExitMethod::Semihosting);
+    crate::sync::set_rank_check_enabled(args.rank_check);
     if entry_el == 3 {
         stop::fatal(format_args!(
             "entered at EL3, which coresched does not support: boot it at EL2 or EL1"
@@ -107,9 +117,6 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         end: dtb_address + dtb_size,
     };
     let (mmu_config, stacks) = enable_mmu(platform, dtb);
-    if let Some(conduit) = platform.psci {
-        psci::set_conduit(conduit);
-    }
     let controller = gic::init(gic::Controller::new(&platform.gic));
     controller.init_distributor();
     register_interrupt_handlers(platform);

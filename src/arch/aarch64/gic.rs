@@ -157,12 +157,18 @@ impl Controller {
         let target = percpu::core(target_core);
         match self {
             Self::V2 { .. } => {
-                let mask = target.gic_v2_interface_mask();
+                // A uniprocessor GICv2 reads ITARGETSR as zero, so a core addresses itself with
+                // the "self only" filter rather than its (unknown) mask.
+                let target_list_filter = if target_core == super::cpu::core_id() {
+                    arm_gic::gicv2::SgiTargetListFilter::ForwardSelfOnly
+                } else {
+                    arm_gic::gicv2::SgiTargetListFilter::CPUTargetList
+                };
                 self.gic_v2().send_sgi(
                     IntId::sgi(sgi),
                     arm_gic::gicv2::SgiTarget::List {
-                        target_list_filter: arm_gic::gicv2::SgiTargetListFilter::CPUTargetList,
-                        target_list: u16::from(mask),
+                        target_list_filter,
+                        target_list: u16::from(target.gic_v2_interface_mask()),
                     },
                 );
             }

@@ -68,7 +68,9 @@ extern "C" fn handle_irq(frame: &mut TrapFrame) {
     percpu::this_core().set_last_interrupt_pc(frame.elr);
     let controller = gic::controller();
     while let Some(intid) = controller.acknowledge() {
-        let id = intid.raw_value() as usize;
+        // GICv2 reports an SGI's source core in bits 12:10; the id is the low ten bits. The
+        // end-of-interrupt write below takes the full value back.
+        let id = (intid.raw_value() & 0x3ff) as usize;
         let handler = HANDLERS
             .get(id)
             .map_or(0, |slot| slot.load(Ordering::Acquire));

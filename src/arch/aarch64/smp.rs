@@ -79,17 +79,20 @@ pub fn start_core(
     mmu: MmuConfig,
 ) -> Result<(), StartError> {
     percpu::core(index).set_mpidr(cpu.mpidr);
-    // SAFETY: only the boot core writes the records, each before starting its core, and the
-    // core reads its record only after being started.
-    let record = unsafe { &mut (*(&raw mut SECONDARY_BOOT))[index] };
-    *record = SecondaryBoot {
+    let record = SecondaryBoot {
         mmu,
         exception_stack_top: stacks.exception.top as u64,
         thread_stack_top: stacks.thread.top as u64,
         index: index as u64,
     };
+    let record_address = (&raw mut SECONDARY_BOOT)
+        .cast::<SecondaryBoot>()
+        .wrapping_add(index);
+    // SAFETY: `index` < MAX_CORES (it indexes the DTB's CPUs); only the boot core writes the
+    // records, each before starting its core, which reads it only after being started.
+    unsafe { record_address.write(record) };
     percpu::core(index).set_stack_guard(stacks.thread.guard);
-    let record_address = record as *const SecondaryBoot as u64;
+    let record_address = record_address as u64;
     clean_to_point_of_coherency(record_address);
     match cpu.enable_method {
         EnableMethod::Missing => Err(StartError::NoEnableMethod),
@@ -108,7 +111,7 @@ pub fn start_core(
             let before = ONLINE_CORES.load(Ordering::Acquire);
             // SAFETY: spin-table cores start one at a time (we wait below), so the shared slot
             // is not overwritten while a released core may still read it.
-            unsafe { *(&raw mut SPIN_TABLE_RECORD) = record_address };
+            unsafe { (&raw mut SPIN_TABLE_RECORD).write(record_address) };
             clean_to_point_of_coherency(&raw const SPIN_TABLE_RECORD as u64);
             let release = release_addr.get() as *mut u64;
             // SAFETY: the DTB names this RAM word as the core's release address; the core

@@ -42,6 +42,9 @@ pub fn fatal(message: fmt::Arguments) -> ! {
     if STOPPING.swap(true, Ordering::AcqRel) {
         park();
     }
+    // The report must not trip over the lock-order checker (the console lock may be held by
+    // this very core, interrupted mid-line).
+    crate::sync::set_rank_check_enabled(false);
     console::emergency_print(format_args!("{message}\n"));
     stop_other_cores();
     let code = crate::testing::report_fatal_in_test(message).unwrap_or(ExitCode::Fatal);
