@@ -14,6 +14,7 @@ pub mod platform;
 pub mod sched;
 pub mod sync;
 pub mod testing;
+pub mod time;
 pub mod timer;
 
 /// The most cores coresched runs on: the ceiling of QEMU virt with GICv3. Per-core tables are

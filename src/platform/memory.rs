@@ -150,6 +150,15 @@ impl BootAllocator {
         })
     }
 
+    /// The size of the largest free range left.
+    pub fn largest_free(&self) -> usize {
+        self.free
+            .iter()
+            .map(|range| range.end - range.start)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Every guard page handed out so far: the identity map leaves them unmapped.
     pub fn guard_pages(&self) -> &[usize] {
         &self.guards

@@ -1,38 +1,268 @@
-//! Scheduling: per-core run queues, load balance, idle and wake-up.
+//! Scheduling: tasks (kernel threads) on per-core run queues, with blocking primitives.
 //!
-//! [`runqueue`] and [`balance`] are the portable parts: a core's fixed-capacity FIFO of runnable
-//! tasks and the decisions about whom to steal from and when to wake an idle core.
+//! The portable parts, unit-tested on the host, are [`runqueue`] (a core's fixed-capacity FIFO
+//! with steal-half) and [`balance`] (victim order, how much to steal, when to wake an idle
+//! core). On the board, [`scheduler`] is the scheduler itself, [`task`] the task table and
+//! [`wait`] the wait queue with the event, semaphore and mutex built on it.
+//!
+//! The API a kernel user sees:
+//! - [`spawn`] with [`SpawnOptions`] (name, stack size, affinity) returns a [`JoinHandle`];
+//!   [`yield_now`], [`sleep_until`], [`sleep_for`], [`exit`], [`current_task`], [`current_core`].
+//! - [`Event`], [`Semaphore`] and [`Mutex`] block the calling task.
+//! - Capacities are fixed (tasks: the boot-time stack pool; run queues; timers per core), and
+//!   running into one is an `Err` the caller sees.
 
 pub mod balance;
 pub mod runqueue;
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
-use crate::MAX_CORES;
-
-static RESCHEDULE_SGIS: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(0) }; MAX_CORES];
-
-/// How many reschedule SGIs core `core` has received since boot.
-pub fn reschedule_sgis(core: usize) -> u64 {
-    RESCHEDULE_SGIS[core].load(Ordering::Relaxed)
-}
-
-/// The handler of the reschedule SGI: another core changed this core's work or timers.
 #[cfg(target_os = "none")]
-pub fn handle_reschedule(_intid: arm_gic::IntId) {
-    RESCHEDULE_SGIS[crate::arch::core_id()].fetch_add(1, Ordering::Relaxed);
-    crate::timer::reprogram_this_core();
+pub mod scheduler;
+#[cfg(target_os = "none")]
+pub mod task;
+#[cfg(target_os = "none")]
+pub mod wait;
+
+#[cfg(target_os = "none")]
+pub use self::api::*;
+
+#[cfg(target_os = "none")]
+mod api {
+    use core::time::Duration;
+
+    use super::scheduler;
+    use super::task::{self, Affinity, Body, TaskId, task};
+    pub use super::task::{Affinity as TaskAffinity, State as TaskState, TASK_STACK_SIZE};
+    pub use super::wait::{Event, Mutex, MutexGuard, Semaphore, WaitQueue};
+    use crate::arch::aarch64::{context, cpu};
+    use crate::time::Instant;
+    use crate::timer::{self, Expiry, TimerError};
+
+    /// How to spawn a task.
+    #[derive(Clone, Copy, Debug)]
+    pub struct SpawnOptions {
+        /// Shown in fault and stall reports.
+        pub name: &'static str,
+        /// Stack bytes the task needs; at most [`TASK_STACK_SIZE`] (pooled stacks).
+        pub stack_size: usize,
+        /// Where it may run.
+        pub affinity: Affinity,
+    }
+
+    impl Default for SpawnOptions {
+        fn default() -> Self {
+            Self {
+                name: "task",
+                stack_size: TASK_STACK_SIZE,
+                affinity: Affinity::Any,
+            }
+        }
+    }
+
+    impl SpawnOptions {
+        /// Options for a task called `name` that may run anywhere.
+        pub fn named(name: &'static str) -> Self {
+            Self {
+                name,
+                ..Self::default()
+            }
+        }
+
+        /// The same options, pinned to `core`.
+        pub fn on_core(self, core: usize) -> Self {
+            Self {
+                affinity: Affinity::Core(core),
+                ..self
+            }
+        }
+    }
+
+    /// Why [`spawn`] refused.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum SpawnError {
+        /// Every task slot with a stack is in use.
+        TooManyTasks,
+        /// The requested stack is larger than a pooled stack.
+        StackTooLarge,
+        /// The closure does not fit on the stack with room to run.
+        ClosureTooLarge,
+        /// The pinned core does not exist or does not run the scheduler.
+        NoSuchCore,
+    }
+
+    /// Owns a spawned task's result slot: [`JoinHandle::join`] waits for it to exit.
+    /// Dropping the handle detaches the task.
+    pub struct JoinHandle {
+        id: TaskId,
+    }
+
+    impl JoinHandle {
+        /// Blocks until the task has exited.
+        pub fn join(self) {
+            let joined = task(self.id);
+            joined
+                .joiners
+                .wait_while(|| joined.state() != TaskState::Exited);
+        }
+
+        /// The task's id (its slot in the task table).
+        pub fn id(&self) -> TaskId {
+            self.id
+        }
+    }
+
+    impl Drop for JoinHandle {
+        fn drop(&mut self) {
+            task(self.id).release();
+        }
+    }
+
+    unsafe fn run_closure<F: FnOnce()>(data: *mut u8) {
+        // SAFETY: `spawn` moved an `F` to `data` and the task reads it exactly once.
+        let body = unsafe { data.cast::<F>().read() };
+        body();
+    }
+
+    /// Stack bytes a closure may not use: the switch frame and room for the task to run.
+    const STACK_RESERVE: usize = 4 * 1024;
+
+    /// Starts a task running `body`, placed on the calling core (or its pinned core), and wakes
+    /// an idle core to steal it if none is looking for work.
+    pub fn spawn<F: FnOnce() + Send + 'static>(
+        options: SpawnOptions,
+        body: F,
+    ) -> Result<JoinHandle, SpawnError> {
+        if options.stack_size > TASK_STACK_SIZE {
+            return Err(SpawnError::StackTooLarge);
+        }
+        if size_of::<F>() + align_of::<F>() + STACK_RESERVE > TASK_STACK_SIZE {
+            return Err(SpawnError::ClosureTooLarge);
+        }
+        let target = match options.affinity {
+            Affinity::Core(core) if current_core_count() <= core => {
+                return Err(SpawnError::NoSuchCore);
+            }
+            Affinity::Core(core) => core,
+            Affinity::Any => cpu::core_id(),
+        };
+        let new = task::allocate(options.name, options.affinity).ok_or(SpawnError::TooManyTasks)?;
+        let data = (new.stack_top - size_of::<F>()) & !(align_of::<F>().max(16) - 1);
+        // SAFETY: the slot's stack is private to this core until the task is published, and
+        // `data` (aligned for F) plus the switch frame below it lie within the stack.
+        let saved_sp = unsafe {
+            (data as *mut F).write(body);
+            context::prepare_stack(data & !15, scheduler::task_entry, new.id as usize)
+        };
+        task::set_start(
+            new.id,
+            Some(Body {
+                run: run_closure::<F>,
+                data: data as *mut u8,
+            }),
+            saved_sp,
+        );
+        task(new.id).set_state(TaskState::Ready);
+        scheduler::enqueue(target, new.id);
+        Ok(JoinHandle { id: new.id })
+    }
+
+    /// Gives the core to another runnable task, if any.
+    pub fn yield_now() {
+        scheduler::yield_now();
+    }
+
+    fn wake_sleeper(packed: usize) {
+        let (id, generation) = ((packed & 0xffff_ffff) as TaskId, (packed >> 32) as u32);
+        if task(id).generation() == generation {
+            scheduler::wake(id);
+        }
+    }
+
+    /// Blocks the calling task until `deadline` (no earlier). Fails, without sleeping, when
+    /// this core's timer queue is full.
+    pub fn sleep_until(deadline: Instant) -> Result<(), TimerError> {
+        let interrupts = crate::arch::irq_save_disable();
+        let me = scheduler::current_id();
+        task(me).set_state(TaskState::Blocked);
+        let expiry = Expiry {
+            callback: wake_sleeper,
+            argument: me as usize | (task(me).generation() as usize) << 32,
+        };
+        let armed = timer::arm_on(cpu::core_id(), deadline.as_nanos(), expiry);
+        match armed {
+            Ok(_) => scheduler::schedule(),
+            Err(_) => task(me).set_state(TaskState::Running),
+        }
+        crate::arch::irq_restore(interrupts);
+        armed.map(|_| ())
+    }
+
+    /// Blocks the calling task for at least `duration`.
+    pub fn sleep_for(duration: Duration) -> Result<(), TimerError> {
+        sleep_until(Instant::now().saturating_add(duration))
+    }
+
+    /// Ends the calling task.
+    pub fn exit() -> ! {
+        scheduler::exit()
+    }
+
+    /// The running task's id.
+    pub fn current_task() -> TaskId {
+        scheduler::current_id()
+    }
+
+    /// The core the caller runs on (it may change at any preemption point).
+    pub fn current_core() -> usize {
+        cpu::core_id()
+    }
+
+    /// Starts the scheduler on the boot core: its boot thread becomes the `main` task, and
+    /// an idle task is made for it.
+    pub fn start_boot_core() {
+        let core = cpu::core_id();
+        let guard = crate::arch::aarch64::percpu::this_core().stack_guard();
+        let main = task::adopt_boot_thread("main", core, guard);
+        let idle = scheduler::spawn_idle_task(core)
+            .expect("the task pool has room for the boot core's idle task");
+        scheduler::start_core(main, idle);
+    }
+
+    /// Starts the scheduler on a secondary core: its boot thread becomes its idle task.
+    pub fn start_secondary_core() -> ! {
+        let core = cpu::core_id();
+        let guard = crate::arch::aarch64::percpu::this_core().stack_guard();
+        let idle = task::adopt_boot_thread("idle", core, guard);
+        scheduler::start_core(idle, idle);
+        scheduler::idle_loop()
+    }
+
+    /// How many cores run the scheduler.
+    pub fn current_core_count() -> usize {
+        crate::arch::aarch64::smp::online_count()
+    }
 }
 
-/// The name of the task running on this core, for fault reports.
+/// The name of the task running on this core, for fault reports ("boot" before the scheduler).
 pub fn current_task_name() -> &'static str {
+    #[cfg(target_os = "none")]
+    if let Some(id) = scheduler::current_on(crate::arch::core_id()) {
+        return task::task(id).name();
+    }
     "boot"
 }
 
-/// What a core does when it has nothing to run: wait in WFI with interrupts on.
+/// The handler of the reschedule SGI: another core gave this one work, changed its timers,
+/// or asks it to reschedule; the interrupt's return honours it.
 #[cfg(target_os = "none")]
-pub fn idle_loop() -> ! {
-    loop {
-        crate::arch::aarch64::cpu::wait_for_interrupt();
-    }
+pub fn handle_reschedule(_intid: arm_gic::IntId) {
+    RESCHEDULE_SGIS[crate::arch::core_id()].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    crate::timer::reprogram_this_core();
+}
+
+static RESCHEDULE_SGIS: [core::sync::atomic::AtomicU64; crate::MAX_CORES] =
+    [const { core::sync::atomic::AtomicU64::new(0) }; crate::MAX_CORES];
+
+/// How many reschedule SGIs core `core` has received since boot.
+pub fn reschedule_sgis(core: usize) -> u64 {
+    RESCHEDULE_SGIS[core].load(core::sync::atomic::Ordering::Relaxed)
 }

@@ -14,6 +14,8 @@ mod boot;
 #[cfg(target_os = "none")]
 mod runner;
 #[cfg(target_os = "none")]
+mod sched;
+#[cfg(target_os = "none")]
 mod selftest;
 
 #[cfg(target_os = "none")]

@@ -108,6 +108,9 @@ pub fn run(selection: &TestSelection, args: &BootArgs, online_cores: usize) -> E
 }
 
 fn time_limit_expired(_test_index: usize) {
+    let mut state = heapless::String::<4096>::new();
+    crate::sched::scheduler::report_cores(&mut state);
+    print(format_args!("scheduler state at the time-out:\n{state}"));
     stop::fatal(format_args!(
         "timed out after {} ms",
         TIME_LIMIT_MS.load(Ordering::Relaxed)

@@ -1,25 +1,29 @@
 //! Kernel timers: one earliest-deadline-first queue per core, and the timer interrupt.
 //!
 //! [`queue`] is the portable queue. Each core's queue sits behind its own IRQ-masking spinlock
-//! (rank `TimerQueue`) and the core publishes its earliest deadline in an atomic whenever the
-//! head changes, so the monitor reads deadlines without ever taking a timer-queue lock.
+//! (rank `TimerQueue`), in memory sized at boot from the core count. Every core publishes its
+//! earliest deadline in a dense array of atomics whenever the head of its queue changes, so the
+//! monitor reads all deadlines without ever taking a timer-queue lock.
 //!
 //! The rule from the seed: callbacks never run while a timer-queue lock is held. Expired timers
 //! are taken off under the lock, the lock is released, and only then are they fired.
 
 pub mod queue;
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 use self::queue::{TimerHandle, TimerQueue};
 use crate::MAX_CORES;
-use crate::sync::{IrqSpinLock, LockRank};
+use crate::sync::IrqSpinLock;
 
-/// Armed timers each core can hold; arming one more is an `Err`.
-pub const TIMERS_PER_CORE: usize = 256;
+/// Armed timers each core can hold; arming one more on that core is an `Err`.
+pub const TIMERS_PER_CORE: usize = 4096;
 
 /// No deadline: the published value of a core with no armed timer.
 pub const NO_DEADLINE: u64 = u64::MAX;
+
+/// One core's armed timers.
+pub type CoreTimerQueue = IrqSpinLock<TimerQueue<Expiry, TIMERS_PER_CORE>>;
 
 /// What a timer does when it fires: `callback(argument)`, run with interrupts masked on the
 /// timer's core, after the queue lock is released.
@@ -31,7 +35,7 @@ pub struct Expiry {
     pub argument: usize,
 }
 
-/// An armed timer, for [`cancel`].
+/// An armed one-shot timer, for [`cancel`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timer {
     core: usize,
@@ -43,47 +47,52 @@ pub struct Timer {
 pub enum TimerError {
     /// The core's queue already holds [`TIMERS_PER_CORE`] timers.
     QueueFull,
+    /// The core has no timer queue (it does not exist, or is not set up yet).
+    NoSuchCore,
 }
 
-#[repr(align(128))]
-struct CoreTimers {
-    queue: IrqSpinLock<TimerQueue<Expiry, TIMERS_PER_CORE>>,
-    earliest: AtomicU64,
-    interrupts: AtomicU64,
+static QUEUES: [AtomicPtr<CoreTimerQueue>; MAX_CORES] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CORES];
+static EARLIEST: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(NO_DEADLINE) }; MAX_CORES];
+static INTERRUPTS: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(0) }; MAX_CORES];
+
+/// Gives `core` its timer queue. Done once per core at boot, before anyone arms a timer there.
+pub fn install_queue(core: usize, queue: &'static CoreTimerQueue) {
+    QUEUES[core].store(core::ptr::from_ref(queue).cast_mut(), Ordering::Release);
 }
 
-static CORE_TIMERS: [CoreTimers; MAX_CORES] = [const {
-    CoreTimers {
-        queue: IrqSpinLock::new(LockRank::TimerQueue, TimerQueue::new()),
-        earliest: AtomicU64::new(NO_DEADLINE),
-        interrupts: AtomicU64::new(0),
-    }
-}; MAX_CORES];
+fn queue_of(core: usize) -> Result<&'static CoreTimerQueue, TimerError> {
+    let queue = QUEUES
+        .get(core)
+        .ok_or(TimerError::NoSuchCore)?
+        .load(Ordering::Acquire);
+    // SAFETY: non-null entries only come from `install_queue`, which takes a `'static` queue.
+    unsafe { queue.as_ref() }.ok_or(TimerError::NoSuchCore)
+}
 
 /// The earliest deadline armed on `core` ([`NO_DEADLINE`] if none), as last published. Never
 /// takes a lock.
 pub fn earliest_deadline(core: usize) -> u64 {
-    CORE_TIMERS[core].earliest.load(Ordering::Acquire)
+    EARLIEST[core].load(Ordering::Acquire)
 }
 
 /// How many timer interrupts core `core` has taken since boot.
 pub fn timer_interrupts(core: usize) -> u64 {
-    CORE_TIMERS[core].interrupts.load(Ordering::Relaxed)
+    INTERRUPTS[core].load(Ordering::Relaxed)
 }
 
 fn publish(core: usize, queue: &TimerQueue<Expiry, TIMERS_PER_CORE>) -> u64 {
     let earliest = queue.earliest_deadline().unwrap_or(NO_DEADLINE);
-    CORE_TIMERS[core]
-        .earliest
-        .store(earliest, Ordering::Release);
+    EARLIEST[core].store(earliest, Ordering::Release);
     earliest
 }
 
 /// Arms a one-shot timer on `core` for `deadline_ns`. If it becomes that core's earliest, the
 /// core reprograms its hardware timer (directly, or after an SGI when `core` is another core).
 pub fn arm_on(core: usize, deadline_ns: u64, expiry: Expiry) -> Result<Timer, TimerError> {
+    let queue = queue_of(core)?;
     let (handle, became_earliest) = {
-        let mut queue = CORE_TIMERS[core].queue.lock();
+        let mut queue = queue.lock();
         let previous = queue.earliest_deadline().unwrap_or(NO_DEADLINE);
         let handle = queue
             .insert(deadline_ns, expiry)
@@ -99,7 +108,10 @@ pub fn arm_on(core: usize, deadline_ns: u64, expiry: Expiry) -> Result<Timer, Ti
 
 /// Cancels `timer`; returns whether it was still armed (false if it fired already).
 pub fn cancel(timer: Timer) -> bool {
-    let mut queue = CORE_TIMERS[timer.core].queue.lock();
+    let Ok(queue) = queue_of(timer.core) else {
+        return false;
+    };
+    let mut queue = queue.lock();
     let cancelled = queue.cancel(timer.handle).is_some();
     publish(timer.core, &queue);
     cancelled
@@ -108,9 +120,12 @@ pub fn cancel(timer: Timer) -> bool {
 /// Fires every timer of `core` that is due at `now_ns`, in deadline order, each after the
 /// queue lock is released. Returns the core's next deadline ([`NO_DEADLINE`] if none).
 pub fn fire_expired(core: usize, now_ns: u64) -> u64 {
+    let Ok(queue) = queue_of(core) else {
+        return NO_DEADLINE;
+    };
     loop {
         let (expired, next) = {
-            let mut queue = CORE_TIMERS[core].queue.lock();
+            let mut queue = queue.lock();
             let expired = queue.pop_expired(now_ns);
             (expired, publish(core, &queue))
         };
@@ -121,9 +136,74 @@ pub fn fire_expired(core: usize, now_ns: u64) -> u64 {
     }
 }
 
+/// A timer that fires every `period_ns` until cancelled. It lives in a `static` so its
+/// callback can find it; each expiry re-arms the next one from the previous deadline, so the
+/// period does not drift with interrupt latency.
+pub struct PeriodicTimer {
+    callback: fn(usize),
+    argument: usize,
+    period_ns: u64,
+    running: AtomicBool,
+    core: AtomicU64,
+    next_deadline: AtomicU64,
+}
+
+impl PeriodicTimer {
+    /// A stopped periodic timer that will call `callback(argument)` every `period_ns`.
+    pub const fn new(callback: fn(usize), argument: usize, period_ns: u64) -> Self {
+        Self {
+            callback,
+            argument,
+            period_ns,
+            running: AtomicBool::new(false),
+            core: AtomicU64::new(0),
+            next_deadline: AtomicU64::new(0),
+        }
+    }
+
+    /// Starts firing on `core`, first at `first_deadline_ns`.
+    pub fn start_on(&'static self, core: usize, first_deadline_ns: u64) -> Result<(), TimerError> {
+        self.core.store(core as u64, Ordering::Relaxed);
+        self.next_deadline
+            .store(first_deadline_ns, Ordering::Relaxed);
+        self.running.store(true, Ordering::Release);
+        self.arm()
+            .inspect_err(|_| self.running.store(false, Ordering::Release))
+    }
+
+    /// Stops it: no callback starts after this returns, except one already firing.
+    pub fn cancel(&self) {
+        self.running.store(false, Ordering::Release);
+    }
+
+    fn arm(&'static self) -> Result<(), TimerError> {
+        let expiry = Expiry {
+            callback: Self::fire,
+            argument: core::ptr::from_ref(self) as usize,
+        };
+        let core = self.core.load(Ordering::Relaxed) as usize;
+        arm_on(core, self.next_deadline.load(Ordering::Relaxed), expiry).map(|_| ())
+    }
+
+    fn fire(this: usize) {
+        // SAFETY: `arm` passes the address of a `'static PeriodicTimer`.
+        let this: &'static Self = unsafe { &*(this as *const Self) };
+        if !this.running.load(Ordering::Acquire) {
+            return;
+        }
+        (this.callback)(this.argument);
+        this.next_deadline
+            .fetch_add(this.period_ns, Ordering::Relaxed);
+        if this.running.load(Ordering::Acquire) && this.arm().is_err() {
+            log::error!("periodic timer stopped: its core's timer queue is full");
+            this.running.store(false, Ordering::Release);
+        }
+    }
+}
+
 #[cfg(target_os = "none")]
 mod hardware {
-    use super::{CORE_TIMERS, NO_DEADLINE, Ordering, fire_expired};
+    use super::{AtomicU64, INTERRUPTS, MAX_CORES, NO_DEADLINE, Ordering, fire_expired};
     use crate::arch::aarch64::{cpu, irq, timer};
 
     /// Makes `core` program its hardware timer for its earliest deadline.
@@ -135,21 +215,34 @@ mod hardware {
         }
     }
 
-    /// Programs this core's hardware timer for its earliest deadline, or disarms it.
+    /// What each core's hardware timer is armed for ([`NO_DEADLINE`]: disarmed). Only the
+    /// owning core touches its entry.
+    static ARMED: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(NO_DEADLINE) }; MAX_CORES];
+
+    /// Makes sure this core's hardware timer fires no later than the earlier of its earliest
+    /// timer and the end of the running task's time slice. Lazy: a timer armed for an earlier
+    /// moment is left alone (it fires, finds nothing due, and re-arms), because writing the
+    /// timer on every context switch costs more than an occasional early interrupt. With
+    /// nothing due at all the timer stays disarmed: an idle core gets no interrupts (tickless).
     pub fn reprogram_this_core() {
         let core = cpu::core_id();
-        match CORE_TIMERS[core].earliest.load(Ordering::Acquire) {
-            NO_DEADLINE => timer::disarm(),
-            deadline => timer::arm(deadline),
+        let due = super::earliest_deadline(core).min(crate::sched::scheduler::slice_end(core));
+        if due < ARMED[core].load(Ordering::Relaxed) {
+            ARMED[core].store(due, Ordering::Relaxed);
+            timer::arm(due);
         }
     }
 
-    /// The handler of each core's generic-timer interrupt.
+    /// The handler of each core's generic-timer interrupt: fires what is due, lets the
+    /// scheduler preempt a task whose slice ended, and programs the next interrupt.
     pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
         let core = cpu::core_id();
-        CORE_TIMERS[core].interrupts.fetch_add(1, Ordering::Relaxed);
+        INTERRUPTS[core].fetch_add(1, Ordering::Relaxed);
         timer::disarm();
-        fire_expired(core, cpu::now_ns());
+        ARMED[core].store(NO_DEADLINE, Ordering::Relaxed);
+        let now = cpu::now_ns();
+        fire_expired(core, now);
+        crate::sched::scheduler::timer_tick(core, now);
         reprogram_this_core();
     }
 }

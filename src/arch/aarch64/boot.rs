@@ -16,7 +16,11 @@ use super::{cpu, gic, mmu, percpu, psci, stop};
 use crate::platform::bootargs;
 use crate::platform::console;
 use crate::platform::dtb::{self, Platform};
-use crate::platform::memory::{BootAllocator, PAGE_SIZE, Range};
+use crate::platform::memory::{BootAllocator, PAGE_SIZE, Range, Stack};
+use crate::sched::task::{self, TASK_STACK_SIZE};
+use crate::sync::{IrqSpinLock, LockRank};
+use crate::timer::CoreTimerQueue;
+use crate::timer::queue::TimerQueue;
 
 /// Size of each core's thread stack (SP_EL0) and exception stack (SP_EL1).
 const THREAD_STACK_SIZE: usize = 64 * 1024;
@@ -116,7 +120,12 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         start: dtb_address,
         end: dtb_address + dtb_size,
     };
-    let (mmu_config, stacks) = enable_mmu(platform, dtb);
+    let memory = carve_memory_and_enable_mmu(platform, dtb);
+    install_scheduler_memory(&memory, platform.cpus.len());
+    crate::sched::scheduler::configure(
+        u64::from(args.slice_ms.get()) * 1_000_000,
+        platform.cpus.len(),
+    );
     let controller = gic::init(gic::Controller::new(&platform.gic));
     controller.init_distributor();
     register_interrupt_handlers(platform);
@@ -134,7 +143,7 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         .enumerate()
         .filter(|(index, _)| *index != boot_index)
     {
-        if let Err(error) = smp::start_core(index, cpu, stacks[index], mmu_config) {
+        if let Err(error) = smp::start_core(index, cpu, memory.core_stacks[index], memory.mmu) {
             log::error!(
                 "core {index} (MPIDR {:#x}) did not start: {error:?}",
                 cpu.mpidr
@@ -149,6 +158,7 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
     if online < platform.cpus.len() {
         log::error!("only {online} of {} cores came online", platform.cpus.len());
     }
+    crate::sched::start_boot_core();
     cpu::irq_enable();
     stop::exit(crate::run(&args))
 }
@@ -178,19 +188,30 @@ fn start_console(platform: &Platform, level: log::LevelFilter) {
     unsafe { console::init(platform.uart.base() as usize, level) };
 }
 
-/// Allocates every core's stacks, builds the identity map and turns the MMU on for the boot
-/// core. Returns the configuration other cores load and their stacks (indexed by core).
-fn enable_mmu(
-    platform: &Platform,
-    dtb: Range,
-) -> (
-    mmu::MmuConfig,
-    heapless::Vec<CoreStacks, { crate::MAX_CORES }>,
-) {
-    let image_start = linker_symbol!("__image_start");
+/// Memory the boot core hands out before other cores start.
+struct BootMemory {
+    mmu: mmu::MmuConfig,
+    core_stacks: heapless::Vec<CoreStacks, { crate::MAX_CORES }>,
+    /// One block of task stacks, each preceded by its guard page.
+    task_pool: Range,
+    task_stacks: usize,
+    /// One block holding every core's timer queue.
+    timer_queues: usize,
+}
+
+/// Bytes of a pooled task stack with its guard page.
+const TASK_STACK_BLOCK: usize = PAGE_SIZE + TASK_STACK_SIZE;
+
+/// Carves RAM for every core's stacks, the task-stack pool (half the free RAM at most) and the
+/// per-core timer queues, then builds the identity map (guard pages unmapped) and turns the
+/// MMU on for the boot core.
+fn carve_memory_and_enable_mmu(platform: &Platform, dtb: Range) -> BootMemory {
+    let image = Range {
+        start: linker_symbol!("__image_start"),
+        end: linker_symbol!("__image_end"),
+    };
     let rodata = linker_symbol!("__rodata_start");
     let data = linker_symbol!("__data_start");
-    let image_end = linker_symbol!("__image_end");
     let ram: heapless::Vec<Range, 16> = platform
         .memory
         .iter()
@@ -201,40 +222,52 @@ fn enable_mmu(
         .iter()
         .map(|region| Range::from(*region))
         .collect();
-    for range in [
-        Range {
-            start: image_start,
-            end: image_end,
-        },
-        dtb,
-    ] {
-        reserved
-            .push(range)
-            .unwrap_or_else(|_| stop::fatal(format_args!("too many reserved memory ranges")));
+    if reserved
+        .push(image)
+        .and_then(|()| reserved.push(dtb))
+        .is_err()
+    {
+        stop::fatal(format_args!("too many reserved memory ranges in the DTB"));
+    }
+    fn out_of_memory<T>(error: crate::platform::memory::OutOfMemory) -> T {
+        stop::fatal(format_args!("{error}"))
     }
     let mut allocator = BootAllocator::new(&ram, &reserved);
-    let mut stacks = heapless::Vec::new();
+    let mut core_stacks = heapless::Vec::new();
     for _ in &platform.cpus {
-        let core_stacks = allocator
+        let thread = allocator
             .allocate_stack(THREAD_STACK_SIZE)
-            .and_then(|thread| {
-                Ok(CoreStacks {
-                    thread,
-                    exception: allocator.allocate_stack(EXCEPTION_STACK_SIZE)?,
-                })
-            })
-            .unwrap_or_else(|error| stop::fatal(format_args!("{error}")));
-        // Cannot fail: one entry per CPU and the DTB has at most MAX_CORES.
-        stacks.push(core_stacks).unwrap();
+            .unwrap_or_else(out_of_memory);
+        let exception = allocator
+            .allocate_stack(EXCEPTION_STACK_SIZE)
+            .unwrap_or_else(out_of_memory);
+        // Cannot fail: one entry per CPU, and the DTB has at most MAX_CORES.
+        core_stacks.push(CoreStacks { thread, exception }).unwrap();
     }
+    let cores = platform.cpus.len();
+    let timer_queues = allocator
+        .allocate(cores * size_of::<CoreTimerQueue>())
+        .unwrap_or_else(out_of_memory);
+    let task_stacks =
+        (allocator.largest_free() / 2 / TASK_STACK_BLOCK).min(task::MAX_TASKS - crate::MAX_CORES);
+    let pool_start = allocator
+        .allocate(task_stacks * TASK_STACK_BLOCK)
+        .unwrap_or_else(out_of_memory);
+    let task_pool = Range {
+        start: pool_start,
+        end: pool_start + task_stacks * TASK_STACK_BLOCK,
+    };
+
     let devices: heapless::Vec<Range, 16> = platform.device_regions().map(Range::from).collect();
-    let mut guards: heapless::Vec<usize, { crate::platform::memory::MAX_GUARDS + 1 }> =
-        allocator.guard_pages().iter().copied().collect();
-    // Cannot fail: one more than the allocator's own maximum.
-    guards.push(percpu::this_core().stack_guard()).unwrap();
+    let guards = allocator
+        .guard_pages()
+        .iter()
+        .copied()
+        .chain([percpu::this_core().stack_guard()])
+        .chain((task_pool.start..task_pool.end).step_by(TASK_STACK_BLOCK));
     let layout = mmu::ImageLayout {
         text: Range {
-            start: image_start,
+            start: image.start,
             end: rodata,
         },
         rodata: Range {
@@ -243,13 +276,46 @@ fn enable_mmu(
         },
         data: Range {
             start: data,
-            end: image_end,
+            end: image.end,
         },
     };
-    let config = mmu::build_identity_map(&ram, &devices, &layout, &guards);
+    let config = mmu::build_identity_map(&ram, &devices, &layout, guards);
     mmu::enable(&config);
-    debug_assert_eq!(PAGE_SIZE, 4096);
-    (config, stacks)
+    BootMemory {
+        mmu: config,
+        core_stacks,
+        task_pool,
+        task_stacks,
+        timer_queues,
+    }
+}
+
+/// With the MMU on: gives every core its timer queue and fills the task-stack pool.
+fn install_scheduler_memory(memory: &BootMemory, cores: usize) {
+    for core in 0..cores {
+        let queue = (memory.timer_queues as *mut CoreTimerQueue).wrapping_add(core);
+        // SAFETY: the block was carved for `cores` queues, is mapped normal memory, aligned to
+        // a page (more than the queue needs), and nothing else refers to it.
+        let queue: &'static CoreTimerQueue = unsafe {
+            queue.write(IrqSpinLock::new(LockRank::TimerQueue, TimerQueue::new()));
+            &*queue
+        };
+        crate::timer::install_queue(core, queue);
+    }
+    for guard in (memory.task_pool.start..memory.task_pool.end).step_by(TASK_STACK_BLOCK) {
+        let bottom = guard + PAGE_SIZE;
+        task::add_pooled_stack(Stack {
+            guard,
+            bottom,
+            top: bottom + TASK_STACK_SIZE,
+        });
+    }
+    log::info!(
+        "scheduler: {} task stacks of {} KiB, {} timers per core",
+        memory.task_stacks,
+        TASK_STACK_SIZE / 1024,
+        crate::timer::TIMERS_PER_CORE
+    );
 }
 
 fn register_interrupt_handlers(platform: &Platform) {
@@ -293,6 +359,5 @@ extern "C" fn secondary_main(index: usize) -> ! {
     percpu::install(index);
     init_this_core_interrupts();
     smp::mark_online();
-    cpu::irq_enable();
-    crate::sched::idle_loop()
+    crate::sched::start_secondary_core()
 }

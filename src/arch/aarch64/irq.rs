@@ -83,4 +83,5 @@ extern "C" fn handle_irq(frame: &mut TrapFrame) {
         }
         controller.end(intid);
     }
+    crate::sched::scheduler::interrupt_exit();
 }

@@ -23,8 +23,9 @@ const NORMAL: El1Attributes =
 const COMMON: El1Attributes = El1Attributes::VALID.union(El1Attributes::ACCESSED);
 const NEVER_EXECUTE: El1Attributes = El1Attributes::PXN.union(El1Attributes::UXN);
 
-/// Page tables needed for 512 cores' stacks at 4 KiB granularity plus RAM and MMIO in blocks.
-const TABLE_POOL_PAGES: usize = 192;
+/// Page tables for every guarded stack (512 cores' and the task pool's, mapped at 4 KiB
+/// granularity) plus RAM and MMIO in blocks.
+const TABLE_POOL_PAGES: usize = 384;
 
 #[repr(C, align(4096))]
 struct TablePool([[u64; 512]; TABLE_POOL_PAGES]);
@@ -93,7 +94,7 @@ pub fn build_identity_map(
     ram: &[Range],
     devices: &[Range],
     image: &ImageLayout,
-    guards: &[usize],
+    guards: impl IntoIterator<Item = usize>,
 ) -> MmuConfig {
     let mut map =
         Mapping::with_asid_and_va_range(PoolTranslation { next: 0 }, 0, 0, El1And0, VaRange::Lower);
@@ -124,7 +125,7 @@ pub fn build_identity_map(
     for guard in guards {
         map_range(
             Range {
-                start: *guard,
+                start: guard,
                 end: guard + PAGE_SIZE,
             },
             El1Attributes::empty(),

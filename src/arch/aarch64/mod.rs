@@ -6,8 +6,10 @@
 
 core::arch::global_asm!(include_str!("boot.s"));
 core::arch::global_asm!(include_str!("exceptions.s"));
+core::arch::global_asm!(include_str!("context.s"));
 
 pub mod boot;
+pub mod context;
 pub mod cpu;
 pub mod exceptions;
 pub mod gic;

@@ -1,0 +1,332 @@
+//! Tasks (kernel threads): the fixed table of task slots, their stacks, and their life cycle.
+//!
+//! A task slot is allocated by `spawn`, runs, exits, and is freed when both the task itself
+//! (after a core has switched away from its stack) and its [`JoinHandle`](super::JoinHandle)
+//! have let go of it. Stacks come from a pool carved at boot, each with an unmapped guard page.
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering};
+
+use heapless::Vec;
+
+use super::wait::WaitQueue;
+use crate::platform::memory::Stack;
+use crate::sync::{IrqSpinLock, LockRank};
+
+/// Task slots: spawned tasks plus one boot thread per possible core (the boot-time stack pool
+/// may allow fewer spawned tasks).
+pub const MAX_TASKS: usize = 12_288;
+
+/// Usable bytes of every pooled task stack.
+pub const TASK_STACK_SIZE: usize = 16 * 1024;
+
+/// A task's index in the task table.
+pub type TaskId = u32;
+
+/// Where a task is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    /// The slot is free.
+    Free = 0,
+    /// Runnable, in some run queue (or about to be).
+    Ready = 1,
+    /// Running on a core.
+    Running = 2,
+    /// Waiting to be woken (wait queue, sleep, join).
+    Blocked = 3,
+    /// Finished; waiting for its slot to be released.
+    Exited = 4,
+}
+
+/// Which cores may run a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Affinity {
+    /// Any core; balancing may move it.
+    Any,
+    /// Only this core; never stolen.
+    Core(usize),
+}
+
+const ANY_CORE: usize = usize::MAX;
+
+/// One task slot. Fields a task's own core writes while running it are plain cells; fields
+/// other cores touch are atomics.
+#[repr(align(64))]
+pub struct Task {
+    pub(super) state: AtomicU8,
+    /// 1 while a core runs on this task's stack; `switch_context` clears it once the task's
+    /// registers are saved, and a core about to resume the task waits for that.
+    pub(super) on_core: AtomicU8,
+    references: AtomicU8,
+    generation: AtomicU32,
+    affinity: AtomicUsize,
+    pub(super) last_core: AtomicUsize,
+    /// The intrusive link of the wait queue the task is blocked on.
+    pub(super) wait_next: AtomicU32,
+    pub(super) saved_sp: UnsafeCell<usize>,
+    name: UnsafeCell<&'static str>,
+    body: UnsafeCell<Option<Body>>,
+    stack: UnsafeCell<Option<Stack>>,
+    /// Tasks waiting in `JoinHandle::join` for this one to exit.
+    pub(super) joiners: WaitQueue,
+}
+
+/// What a task runs: `run(data)`, with `data` pointing at the closure on the task's stack.
+#[derive(Clone, Copy)]
+pub(super) struct Body {
+    pub(super) run: unsafe fn(*mut u8),
+    pub(super) data: *mut u8,
+}
+
+// SAFETY: the cells are written only by the core that owns the task at that moment: the
+// spawner before publishing it (release), or the core running it; readers synchronise through
+// `state`/`on_core` (acquire). The raw pointer in `Body` points into the task's own stack.
+unsafe impl Sync for Task {}
+
+impl Task {
+    const fn new() -> Self {
+        Self {
+            state: AtomicU8::new(State::Free as u8),
+            on_core: AtomicU8::new(0),
+            references: AtomicU8::new(0),
+            generation: AtomicU32::new(0),
+            affinity: AtomicUsize::new(ANY_CORE),
+            last_core: AtomicUsize::new(0),
+            wait_next: AtomicU32::new(NO_TASK),
+            saved_sp: UnsafeCell::new(0),
+            name: UnsafeCell::new(""),
+            body: UnsafeCell::new(None),
+            stack: UnsafeCell::new(None),
+            joiners: WaitQueue::new(),
+        }
+    }
+
+    /// The task's state.
+    pub fn state(&self) -> State {
+        match self.state.load(Ordering::Acquire) {
+            1 => State::Ready,
+            2 => State::Running,
+            3 => State::Blocked,
+            4 => State::Exited,
+            _ => State::Free,
+        }
+    }
+
+    pub(super) fn set_state(&self, state: State) {
+        self.state.store(state as u8, Ordering::Release);
+    }
+
+    /// Moves the task from `from` to `to` if it is in `from`; returns whether it was.
+    pub(super) fn transition(&self, from: State, to: State) -> bool {
+        self.state
+            .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The task's name, as given at spawn.
+    pub fn name(&self) -> &'static str {
+        // SAFETY: written only while the slot is private to its spawner (before publication).
+        unsafe { *self.name.get() }
+    }
+
+    /// Which cores may run the task.
+    pub fn affinity(&self) -> Affinity {
+        match self.affinity.load(Ordering::Relaxed) {
+            ANY_CORE => Affinity::Any,
+            core => Affinity::Core(core),
+        }
+    }
+
+    /// The generation of the slot: bumped each time it is reused, so stale references fail.
+    pub fn generation(&self) -> u32 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub(super) fn take_body(&self) -> Option<Body> {
+        // SAFETY: only the task itself calls this, once, when it starts on its core.
+        unsafe { (*self.body.get()).take() }
+    }
+
+    pub(super) fn guard_page(&self) -> usize {
+        // SAFETY: the stack is set before the task is published and not changed while it lives.
+        unsafe { (*self.stack.get()).map_or(0, |stack| stack.guard) }
+    }
+
+    /// Drops one reference; the last one returns the slot to the free pool.
+    pub(super) fn release(&'static self) {
+        if self.references.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.set_state(State::Free);
+            free_slot(id_of(self));
+        }
+    }
+}
+
+/// "No task", in intrusive links.
+pub const NO_TASK: TaskId = u32::MAX;
+
+static TASKS: [Task; MAX_TASKS] = [const { Task::new() }; MAX_TASKS];
+
+/// The task in slot `id`.
+pub fn task(id: TaskId) -> &'static Task {
+    &TASKS[id as usize]
+}
+
+/// The slot index of `task`.
+pub fn id_of(task: &Task) -> TaskId {
+    // Cannot overflow: every `Task` lives in `TASKS`, which has fewer than 2^32 slots.
+    ((core::ptr::from_ref(task) as usize - TASKS.as_ptr() as usize) / size_of::<Task>()) as TaskId
+}
+
+/// Free slots that have a pooled stack, and how many slots have one at all.
+static FREE: IrqSpinLock<Vec<TaskId, MAX_TASKS>> = IrqSpinLock::new(LockRank::Heap, Vec::new());
+static POOLED: AtomicUsize = AtomicUsize::new(0);
+
+/// Free slots each core keeps for itself (like Go's per-P free list), so that spawning and
+/// exiting rarely touch the shared list: cores trade slots with it a batch at a time.
+const CORE_CACHE: usize = 64;
+static CORE_FREE: [IrqSpinLock<Vec<TaskId, CORE_CACHE>>; crate::MAX_CORES] =
+    [const { IrqSpinLock::new(LockRank::Heap, Vec::new()) }; crate::MAX_CORES];
+
+/// Gives slot `POOLED` the stack `stack` and makes it available to `spawn`. Boot calls it once
+/// per pooled stack; returns false once the table is full.
+pub fn add_pooled_stack(stack: Stack) -> bool {
+    let id = POOLED.load(Ordering::Relaxed);
+    if id >= BOOT_THREAD_SLOTS {
+        return false;
+    }
+    // SAFETY: the slot is not in the free list yet, so nothing else can touch it.
+    unsafe { *TASKS[id].stack.get() = Some(stack) };
+    POOLED.store(id + 1, Ordering::Relaxed);
+    // Cannot fail: at most MAX_TASKS slots are ever added.
+    FREE.lock().push(id as TaskId).unwrap();
+    true
+}
+
+/// How many task slots have stacks (the effective task capacity).
+pub fn capacity() -> usize {
+    POOLED.load(Ordering::Relaxed)
+}
+
+type Batch = Vec<TaskId, { CORE_CACHE / 2 }>;
+
+/// Gives slots back to the shared list (never while holding a core's cache: same rank).
+fn return_to_shared(slots: Batch) {
+    if slots.is_empty() {
+        return;
+    }
+    let mut free = FREE.lock();
+    for id in slots {
+        // Cannot fail: a slot is freed once per allocation, so the list never overflows.
+        let _ = free.push(id);
+    }
+}
+
+fn free_slot(id: TaskId) {
+    let mut overflow = Batch::new();
+    {
+        let mut cache = CORE_FREE[crate::arch::core_id()].lock();
+        if cache.is_full() {
+            while let (false, Some(spare)) = (overflow.is_full(), cache.pop()) {
+                // Cannot fail: checked for room in the loop condition.
+                let _ = overflow.push(spare);
+            }
+        }
+        // Cannot fail: either the cache had room or half of it was just taken out.
+        let _ = cache.push(id);
+    }
+    return_to_shared(overflow);
+}
+
+fn take_free_slot() -> Option<TaskId> {
+    let core = crate::arch::core_id();
+    if let Some(id) = CORE_FREE[core].lock().pop() {
+        return Some(id);
+    }
+    let mut batch = Batch::new();
+    {
+        let mut free = FREE.lock();
+        while let (false, Some(id)) = (batch.is_full(), free.pop()) {
+            // Cannot fail: checked for room in the loop condition.
+            let _ = batch.push(id);
+        }
+    }
+    let first = batch.pop()?;
+    let mut leftovers = Batch::new();
+    {
+        let mut cache = CORE_FREE[core].lock();
+        for id in batch {
+            if let Err(id) = cache.push(id) {
+                // Cannot fail: at most a batch is left over.
+                let _ = leftovers.push(id);
+            }
+        }
+    }
+    return_to_shared(leftovers);
+    Some(first)
+}
+
+/// A slot prepared for a new task, not yet published to any run queue.
+pub(super) struct NewTask {
+    pub(super) id: TaskId,
+    pub(super) stack_top: usize,
+}
+
+/// Takes a free slot and sets it up (name, affinity, two references: the task's and its
+/// handle's). `None` when every pooled slot is in use.
+pub(super) fn allocate(name: &'static str, affinity: Affinity) -> Option<NewTask> {
+    let id = take_free_slot()?;
+    let slot = task(id);
+    slot.generation.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: the slot came off the free list, so this core owns it until it is published.
+    let stack_top = unsafe {
+        *slot.name.get() = name;
+        (*slot.stack.get()).map_or(0, |stack| stack.top)
+    };
+    slot.affinity.store(
+        match affinity {
+            Affinity::Any => ANY_CORE,
+            Affinity::Core(core) => core,
+        },
+        Ordering::Relaxed,
+    );
+    slot.references.store(2, Ordering::Relaxed);
+    slot.wait_next.store(NO_TASK, Ordering::Relaxed);
+    Some(NewTask { id, stack_top })
+}
+
+/// Records how the new task `id` starts: `body` (if its entry runs one), and its initial saved
+/// stack pointer.
+pub(super) fn set_start(id: TaskId, body: Option<Body>, saved_sp: usize) {
+    let slot = task(id);
+    // SAFETY: the slot is still private to the spawner (not published yet).
+    unsafe {
+        *slot.body.get() = body;
+        *slot.saved_sp.get() = saved_sp;
+    }
+}
+
+/// Slots at the end of the table are reserved for the cores' boot threads, one per core.
+const BOOT_THREAD_SLOTS: usize = MAX_TASKS - crate::MAX_CORES;
+
+/// Turns the boot thread running on `core` into a task (its idle task, or the boot core's main
+/// task) in the slot reserved for it; `guard` is its stack's guard page. It never exits.
+pub(super) fn adopt_boot_thread(name: &'static str, core: usize, guard: usize) -> TaskId {
+    let id = (BOOT_THREAD_SLOTS + core) as TaskId;
+    let slot = task(id);
+    // SAFETY: the reserved slot belongs to this core's boot thread alone.
+    unsafe {
+        *slot.name.get() = name;
+        *slot.stack.get() = Some(Stack {
+            guard,
+            bottom: guard + crate::platform::memory::PAGE_SIZE,
+            top: 0,
+        });
+    }
+    slot.affinity.store(core, Ordering::Relaxed);
+    slot.references.store(1, Ordering::Relaxed);
+    slot.on_core.store(1, Ordering::Relaxed);
+    slot.last_core.store(core, Ordering::Relaxed);
+    slot.set_state(State::Running);
+    id
+}

@@ -1,0 +1,216 @@
+//! Scheduler tests: spawn and join, sleeping, preemption, stealing, pinning, capacity, tickless
+//! idle and the blocking primitives, on every core the test may use.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::time::Duration;
+
+use crate::sched::balance::XorShift64;
+use crate::sched::{self, Event, Mutex, Semaphore, SpawnError, SpawnOptions};
+use crate::time::Instant;
+use crate::{MAX_CORES, check, check_eq, kernel_test};
+
+/// Waits (sleeping, so other tasks run) until `done()` or `timeout` passes; returns `done()`.
+fn wait_until(timeout: Duration, done: impl Fn() -> bool) -> bool {
+    let give_up = Instant::now().saturating_add(timeout);
+    while !done() && Instant::now() < give_up {
+        let _ = sched::sleep_for(Duration::from_micros(200));
+    }
+    done()
+}
+
+kernel_test!(fn spawn_and_join(_context) {
+    static RAN: AtomicBool = AtomicBool::new(false);
+    RAN.store(false, Ordering::Relaxed);
+    let handle = sched::spawn(SpawnOptions::named("child"), || RAN.store(true, Ordering::Release));
+    check!(handle.is_ok(), "spawn failed: {:?}", handle.err());
+    if let Ok(handle) = handle {
+        handle.join();
+    }
+    check!(RAN.load(Ordering::Acquire), "the joined task did not run");
+    Ok(())
+});
+
+const SLEEPERS: usize = 10_000;
+
+kernel_test!(fn ten_thousand_sleepers_wake_on_time(_context) {
+    static FINISHED: AtomicUsize = AtomicUsize::new(0);
+    static EARLY: AtomicUsize = AtomicUsize::new(0);
+    static SUM: AtomicU64 = AtomicU64::new(0);
+    FINISHED.store(0, Ordering::Relaxed);
+    EARLY.store(0, Ordering::Relaxed);
+    SUM.store(0, Ordering::Relaxed);
+    let mut random = XorShift64::new(0x5eed);
+    let mut expected_sum = 0u64;
+    for index in 0..SLEEPERS as u64 {
+        let delay = Duration::from_micros(random.below(20_000) as u64);
+        expected_sum += index;
+        let body = move || {
+            let deadline = Instant::now().saturating_add(delay);
+            if sched::sleep_until(deadline).is_err() || Instant::now() < deadline {
+                EARLY.fetch_add(1, Ordering::Relaxed);
+            }
+            SUM.fetch_add(index, Ordering::Relaxed);
+            FINISHED.fetch_add(1, Ordering::Release);
+        };
+        loop {
+            match sched::spawn(SpawnOptions::named("sleeper"), body) {
+                Ok(_detached) => break,
+                Err(SpawnError::TooManyTasks) => {
+                    let _ = sched::sleep_for(Duration::from_micros(500));
+                }
+                Err(error) => return Err(crate::testing::TestFailure::new(format_args!("spawn: {error:?}"))),
+            }
+        }
+    }
+    let all = wait_until(Duration::from_secs(20), || FINISHED.load(Ordering::Acquire) == SLEEPERS);
+    check!(all, "only {} of {SLEEPERS} sleepers finished", FINISHED.load(Ordering::Acquire));
+    check_eq!(EARLY.load(Ordering::Relaxed), 0);
+    check_eq!(SUM.load(Ordering::Relaxed), expected_sum);
+    Ok(())
+});
+
+kernel_test!(fn spinning_task_is_preempted(context) {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    STOP.store(false, Ordering::Relaxed);
+    DONE.store(0, Ordering::Relaxed);
+    let core = context.cores - 1;
+    let spinner = sched::spawn(SpawnOptions::named("spinner").on_core(core), || {
+        while !STOP.load(Ordering::Relaxed) {
+            core::hint::spin_loop();
+        }
+    });
+    check!(spinner.is_ok());
+    for _ in 0..4 {
+        let finisher = sched::spawn(SpawnOptions::named("finisher").on_core(core), || {
+            DONE.fetch_add(1, Ordering::Relaxed);
+        });
+        check!(finisher.is_ok());
+    }
+    let others_ran = wait_until(Duration::from_secs(5), || DONE.load(Ordering::Relaxed) == 4);
+    STOP.store(true, Ordering::Relaxed);
+    if let Ok(spinner) = spinner {
+        spinner.join();
+    }
+    check!(others_ran, "tasks behind a spinning task never ran: no preemption");
+    Ok(())
+});
+
+kernel_test!(fn unbalanced_load_spreads_by_stealing(context) {
+    static RAN_ON: [AtomicUsize; MAX_CORES] = [const { AtomicUsize::new(0) }; MAX_CORES];
+    static FINISHED: AtomicUsize = AtomicUsize::new(0);
+    for count in &RAN_ON {
+        count.store(0, Ordering::Relaxed);
+    }
+    FINISHED.store(0, Ordering::Relaxed);
+    let tasks = context.cores * 8;
+    for _ in 0..tasks {
+        // Spawned on this core (unpinned): only stealing can move them.
+        let spawned = sched::spawn(SpawnOptions::named("busy"), || {
+            let until = Instant::now().saturating_add(Duration::from_millis(2));
+            while Instant::now() < until {
+                core::hint::spin_loop();
+            }
+            RAN_ON[sched::current_core()].fetch_add(1, Ordering::Relaxed);
+            FINISHED.fetch_add(1, Ordering::Release);
+        });
+        check!(spawned.is_ok());
+    }
+    check!(wait_until(Duration::from_secs(20), || FINISHED.load(Ordering::Acquire) == tasks));
+    // The spawning core had the work to begin with; every other core must have stolen some.
+    let spawner = sched::current_core();
+    let idle = (0..context.cores).find(|core| *core != spawner && RAN_ON[*core].load(Ordering::Relaxed) == 0);
+    check!(idle.is_none(), "core {:?} never stole any of the {tasks} tasks", idle);
+    Ok(())
+});
+
+kernel_test!(fn pinned_tasks_never_leave_their_core(context) {
+    static MOVED: AtomicUsize = AtomicUsize::new(0);
+    static FINISHED: AtomicUsize = AtomicUsize::new(0);
+    MOVED.store(0, Ordering::Relaxed);
+    FINISHED.store(0, Ordering::Relaxed);
+    for core in 0..context.cores {
+        for _ in 0..4 {
+            let spawned = sched::spawn(SpawnOptions::named("pinned").on_core(core), move || {
+                for _ in 0..50 {
+                    if sched::current_core() != core {
+                        MOVED.fetch_add(1, Ordering::Relaxed);
+                    }
+                    sched::yield_now();
+                }
+                FINISHED.fetch_add(1, Ordering::Release);
+            });
+            check!(spawned.is_ok());
+        }
+    }
+    check!(wait_until(Duration::from_secs(20), || FINISHED.load(Ordering::Acquire) == context.cores * 4));
+    check_eq!(MOVED.load(Ordering::Relaxed), 0);
+    Ok(())
+});
+
+kernel_test!(fn spawning_past_capacity_is_an_error(_context) {
+    static RELEASE: Event = Event::new();
+    RELEASE.reset();
+    let mut spawned = 0usize;
+    let error = loop {
+        match sched::spawn(SpawnOptions::named("parked"), || RELEASE.wait()) {
+            Ok(_detached) => spawned += 1,
+            Err(error) => break error,
+        }
+    };
+    check_eq!(error, SpawnError::TooManyTasks);
+    RELEASE.set();
+    // The kernel goes on: once the parked tasks exit, spawning works again.
+    let again = wait_until(Duration::from_secs(20), || match sched::spawn(SpawnOptions::named("after"), || {}) {
+        Ok(handle) => {
+            handle.join();
+            true
+        }
+        Err(_) => false,
+    });
+    check!(again, "spawning never worked again after {spawned} parked tasks were released");
+    Ok(())
+});
+
+kernel_test!(fn idle_cores_take_no_timer_interrupts(context) {
+    // Let earlier tests' timers drain, then watch the other cores while nothing runs there.
+    let _ = sched::sleep_for(Duration::from_millis(30));
+    let me = sched::current_core();
+    let before: heapless::Vec<u64, MAX_CORES> = (0..context.cores).map(crate::timer::timer_interrupts).collect();
+    let _ = sched::sleep_for(Duration::from_millis(100));
+    for core in (0..context.cores).filter(|core| *core != me) {
+        let taken = crate::timer::timer_interrupts(core) - before[core];
+        check!(taken == 0, "idle core {core} took {taken} timer interrupts in 100 ms");
+    }
+    Ok(())
+});
+
+kernel_test!(fn mutex_semaphore_and_event_block_and_wake(context) {
+    static COUNTER: Mutex<u64> = Mutex::new(0);
+    static DONE: Semaphore = Semaphore::new(0);
+    static START: Event = Event::new();
+    START.reset();
+    *COUNTER.lock() = 0;
+    // Every hand-off crosses cores; a few workers per core are plenty to contend.
+    let workers = (context.cores * 2).min(16);
+    for index in 0..workers {
+        let options = SpawnOptions::named("counter").on_core(index % context.cores);
+        let spawned = sched::spawn(options, || {
+            START.wait();
+            for _ in 0..200 {
+                let mut counter = COUNTER.lock();
+                let value = *counter;
+                sched::yield_now();
+                *counter = value + 1;
+            }
+            DONE.release();
+        });
+        check!(spawned.is_ok());
+    }
+    START.set();
+    for _ in 0..workers {
+        DONE.acquire();
+    }
+    check_eq!(*COUNTER.lock(), workers as u64 * 200);
+    Ok(())
+});
