@@ -29,9 +29,12 @@ pub fn run(args: &platform::bootargs::BootArgs) -> arch::aarch64::stop::ExitCode
     let online = arch::aarch64::smp::online_count();
     match args.mode {
         Mode::Test(selection) => testing::run(&selection, args, online),
-        Mode::Bench | Mode::Demo => demo::run(online),
+        Mode::Bench => bench::run(online),
+        Mode::Demo => demo::run(online),
     }
 }
 
+#[cfg(target_os = "none")]
+mod bench;
 #[cfg(target_os = "none")]
 mod demo;

@@ -190,13 +190,6 @@ fn publish_queued(core: usize, queue: &CoreRunQueue) {
 /// Puts `id` on `core`'s run queue, or on the global queue when that one is full (the global
 /// queue has room for every task, so this cannot fail), and tells `core` about it.
 pub fn enqueue(core: usize, id: TaskId) {
-    push(core, id);
-    notify(core, is_movable(id));
-}
-
-/// Puts `id` on `core`'s run queue (or the global queue) without waking anyone: for the task
-/// a core just stopped running, which is not new work.
-fn push(core: usize, id: TaskId) {
     let pushed = {
         let mut queue = CORES[core].run_queue.lock();
         let pushed = queue.push(id).is_ok();
@@ -206,6 +199,7 @@ fn push(core: usize, id: TaskId) {
     if !pushed {
         push_global(id);
     }
+    notify(core, is_movable(id));
 }
 
 fn push_global(id: TaskId) {
@@ -293,10 +287,8 @@ pub fn schedule() {
     let state = &CORES[core];
     let previous = state.current.load(Ordering::Relaxed);
     let idle = state.idle_task.load(Ordering::Relaxed);
-    if previous != idle && task(previous).transition(State::Running, State::Ready) {
-        push(core, previous);
-    }
-    let next = pick_next(core).unwrap_or(idle);
+    let requeue = previous != idle && task(previous).transition(State::Running, State::Ready);
+    let next = pick_next(core, requeue.then_some(previous)).unwrap_or(idle);
     if next == previous {
         // Nobody else to run: the same task goes on, with a fresh slice.
         task(next).set_state(State::Running);
@@ -318,13 +310,19 @@ fn start_slice(core: usize, next: TaskId) {
     state.slice_end.store(slice_end, Ordering::Relaxed);
 }
 
-fn pick_next(core: usize) -> Option<TaskId> {
-    let local = {
+/// The next task for `core`: from its own queue (where `requeue`, the task it just stopped, goes
+/// first, under the same lock), else stolen, else from the global queue.
+fn pick_next(core: usize, requeue: Option<TaskId>) -> Option<TaskId> {
+    let (local, overflow) = {
         let mut queue = CORES[core].run_queue.lock();
+        let overflow = requeue.and_then(|id| queue.push(id).err());
         let next = queue.pop();
         publish_queued(core, &queue);
-        next
+        (next, overflow)
     };
+    if let Some(id) = overflow {
+        push_global(id);
+    }
     local.or_else(|| steal(core)).or_else(|| take_global(core))
 }
 

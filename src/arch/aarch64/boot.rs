@@ -73,6 +73,7 @@ fn early_failure(message: fmt::Arguments) -> ! {
 #[unsafe(no_mangle)]
 extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
     percpu::install(0);
+    cpu::calibrate_clock();
     let (platform, dtb_size) = discover(dtb_address);
     if let Some(conduit) = platform.psci {
         psci::set_conduit(conduit);

@@ -3,6 +3,8 @@
 //! Each core's [`PerCore`](super::percpu::PerCore) is reached through `TPIDR_EL1`, set once
 //! when the core comes up, so `core_id()` is one system-register read and one load.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use aarch64_cpu::registers::{CNTFRQ_EL0, CNTVCT_EL0, DAIF, MPIDR_EL1, Readable, Writeable};
 
 use super::percpu;
@@ -60,9 +62,22 @@ pub fn counter_frequency() -> u64 {
     CNTFRQ_EL0.get().max(1)
 }
 
+/// Nanoseconds per counter tick as a 32.32 fixed-point number, computed once at boot by
+/// [`calibrate_clock`], so reading the clock costs a multiply instead of a 128-bit division.
+static NS_PER_TICK_FIXED: AtomicU64 = AtomicU64::new(0);
+
+/// Computes the tick-to-nanosecond factor from `CNTFRQ_EL0`; the boot core calls it first.
+pub fn calibrate_clock() {
+    NS_PER_TICK_FIXED.store(
+        (1_000_000_000u64 << 32) / counter_frequency(),
+        Ordering::Relaxed,
+    );
+}
+
 /// Converts counter ticks to nanoseconds, saturating instead of overflowing.
+#[inline(always)]
 pub fn ticks_to_ns(ticks: u64) -> u64 {
-    let ns = u128::from(ticks) * 1_000_000_000 / u128::from(counter_frequency());
+    let ns = (u128::from(ticks) * u128::from(NS_PER_TICK_FIXED.load(Ordering::Relaxed))) >> 32;
     u64::try_from(ns).unwrap_or(u64::MAX)
 }
 
