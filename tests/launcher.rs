@@ -20,7 +20,7 @@ fn bad_flags_stop_with_one_line_and_status_2() {
         &["--mem", "64M"],
         &["--no-such-flag"],
         &["--", "--cpu", "pentium"],
-        &["--vs-linux"],
+        &["--vs-linux", "--gdb"],
     ];
     assert_eq!(USAGE_EXIT_CODE, 2);
     for args in bad_command_lines {

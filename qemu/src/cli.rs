@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::boot::{Boot, Outcome};
 use crate::kernel::Profile;
+use crate::linux::LinuxPeer;
 use crate::machine::{Cpu, ExceptionLevel, Gic, Machine};
 use crate::qemu::Console;
 
@@ -41,14 +42,18 @@ Flags:
   --timeout SECS     end QEMU after this long (default 60 + smp/4; an hour with --gdb)
   --bench            boot with bootargs \"bench\" (plus any --bootargs) and --icount, and
                      print the kernel's output
-  --vs-linux         (reserved, not implemented yet)
+  --vs-linux         --bench, then the same workloads on Debian's arm64 Linux 6.1 on
+                     the same board; prints one table with both (Linux is fetched and
+                     built into target/linux/ on first use: apt-get, dpkg-deb and
+                     aarch64-linux-gnu-gcc, which is installed when run as root)
   --help             print this text
 
 On a terminal the guest's console is interactive (Ctrl-A X quits QEMU); otherwise, and
-always with --bench, its output is copied to stdout.
+always with --bench, its output is copied to stdout (with --vs-linux, only the table).
 
 Exit status: QEMU's, which is the kernel's (0 passed, 1 a test failed, 3 kernel panic or
-boot error); 2 bad flags; 124 timed out; 125 could not build or start QEMU.
+boot error, or Linux did not finish its benchmark); 2 bad flags; 124 timed out; 125 could
+not build or start QEMU (or fetch and build what Linux needs).
 ";
 
 /// What the command line asks for.
@@ -58,6 +63,13 @@ pub enum Command {
     Help,
     /// Run this boot.
     Boot(Boot),
+    /// Run this benchmark boot, then the benchmark on Linux, and compare them.
+    BenchVsLinux {
+        /// coresched's benchmark.
+        boot: Boot,
+        /// Linux's.
+        peer: LinuxPeer,
+    },
 }
 
 /// A bad command line. Displays as the single line the launcher prints:
@@ -90,6 +102,7 @@ pub fn parse_args(
     let mut timeout = None;
     let mut gdb = false;
     let mut bench = false;
+    let mut vs_linux = false;
     while let Some(arg) = args.next() {
         let arg = utf8(arg)?;
         let (flag, mut inline_value) = match arg.split_once('=') {
@@ -112,13 +125,13 @@ pub fn parse_args(
             "--mem" => machine.mem_mib = mem_mib(&value()?)?,
             "--bootargs" => bootargs = Some(value()?),
             "--timeout" => timeout = Some(timeout_secs(&value()?)?),
-            "--gdb" | "--icount" | "--bench" if inline_value.is_some() => {
+            "--gdb" | "--icount" | "--bench" | "--vs-linux" if inline_value.is_some() => {
                 return Err(UsageError(format!("{flag} takes no value")));
             }
             "--gdb" => gdb = true,
             "--icount" => machine.icount = true,
             "--bench" => bench = true,
-            "--vs-linux" => return Err(UsageError("--vs-linux is not implemented yet".to_owned())),
+            "--vs-linux" => vs_linux = true,
             _ if flag.starts_with('-') => {
                 return Err(UsageError(format!("unknown flag {flag} (see --help)")));
             }
@@ -130,13 +143,23 @@ pub fn parse_args(
         }
     }
 
-    let console = if bench {
+    if vs_linux && gdb {
+        return Err(UsageError(
+            "--vs-linux cannot be combined with --gdb".to_owned(),
+        ));
+    }
+    let console = if bench || vs_linux {
         machine.icount = true;
         bootargs = Some(match bootargs {
             Some(extra) => format!("bench {extra}"),
             None => "bench".to_owned(),
         });
-        Console::Echoed
+        // With --vs-linux the table is printed once both kernels have run.
+        if vs_linux {
+            Console::Captured
+        } else {
+            Console::Echoed
+        }
     } else if stdin_is_terminal {
         Console::Terminal
     } else {
@@ -151,6 +174,14 @@ pub fn parse_args(
         .console(console);
     if let Some(timeout) = timeout {
         boot = boot.timeout(timeout);
+    }
+    if vs_linux {
+        let peer = LinuxPeer::new(machine);
+        let peer = match timeout {
+            Some(timeout) => peer.timeout(timeout),
+            None => peer,
+        };
+        return Ok(Command::BenchVsLinux { boot, peer });
     }
     Ok(Command::Boot(boot))
 }
@@ -345,6 +376,35 @@ mod tests {
     }
 
     #[test]
+    fn vs_linux_benchmarks_both_kernels_on_one_board() {
+        let comparison = |args: &[&str]| match parse(args) {
+            Ok(Command::BenchVsLinux { boot, peer }) => (boot, peer),
+            other => panic!("{args:?} gave {other:?}"),
+        };
+        let bench = captured_default()
+            .console(Console::Captured)
+            .bootargs("bench")
+            .icount(true);
+        let board = Machine {
+            icount: true,
+            ..Machine::default()
+        };
+        // --vs-linux implies --bench.
+        assert_eq!(
+            comparison(&["--vs-linux"]),
+            (bench.clone(), LinuxPeer::new(board))
+        );
+        let ten_minutes = Duration::from_secs(600);
+        assert_eq!(
+            comparison(&["--bench", "--vs-linux", "--smp", "2", "--timeout", "600"]),
+            (
+                bench.smp(2).timeout(ten_minutes),
+                LinuxPeer::new(Machine { smp: 2, ..board }).timeout(ten_minutes)
+            )
+        );
+    }
+
+    #[test]
     fn help_wins() {
         assert_eq!(parse(&["--smp", "4", "--help"]), Ok(Command::Help));
         assert_eq!(parse(&["-h"]), Ok(Command::Help));
@@ -386,7 +446,11 @@ mod tests {
         assert_eq!(error(&["--smp"]), "--smp needs a value");
         assert_eq!(error(&["--smp", "--gic", "3"]), "--smp needs a value");
         assert_eq!(error(&["--gdb=yes"]), "--gdb takes no value");
-        assert_eq!(error(&["--vs-linux"]), "--vs-linux is not implemented yet");
+        assert_eq!(error(&["--vs-linux=yes"]), "--vs-linux takes no value");
+        assert_eq!(
+            error(&["--vs-linux", "--gdb"]),
+            "--vs-linux cannot be combined with --gdb"
+        );
     }
 
     #[test]

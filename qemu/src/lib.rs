@@ -13,7 +13,8 @@
 //! ```
 //!
 //! [`kernel`] builds the Image, [`qemu`] runs QEMU under a time-out, [`console`] reads the
-//! output the kernel/host contract defines, [`cli`] is `cargo qemu`'s command line.
+//! output the kernel/host contract defines, [`cli`] is `cargo qemu`'s command line, [`linux`]
+//! runs the benchmark's Linux peer.
 
 pub mod boot;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod console;
 pub mod error;
 mod host;
 pub mod kernel;
+pub mod linux;
 pub mod machine;
 pub mod qemu;
 

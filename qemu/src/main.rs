@@ -4,6 +4,7 @@ use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
 use coresched_qemu::cli::{self, Command, LAUNCH_FAILURE_EXIT_CODE, USAGE, USAGE_EXIT_CODE};
+use coresched_qemu::linux;
 
 fn main() -> ExitCode {
     let command = match cli::parse_args(std::env::args_os().skip(1), io::stdin().is_terminal()) {
@@ -13,15 +14,12 @@ fn main() -> ExitCode {
             return ExitCode::from(USAGE_EXIT_CODE);
         }
     };
-    let boot = match command {
+    let status = match command {
         Command::Help => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        Command::Boot(boot) => boot,
-    };
-    match boot.run() {
-        Ok(outcome) => {
+        Command::Boot(boot) => boot.run().map(|outcome| {
             if outcome.timed_out {
                 eprintln!(
                     "coresched-qemu: error: QEMU timed out after {} s and was ended \
@@ -29,8 +27,12 @@ fn main() -> ExitCode {
                     outcome.timeout.as_secs()
                 );
             }
-            ExitCode::from(cli::exit_code(&outcome))
-        }
+            cli::exit_code(&outcome)
+        }),
+        Command::BenchVsLinux { boot, peer } => linux::bench_vs_linux(&boot, &peer),
+    };
+    match status {
+        Ok(status) => ExitCode::from(status),
         Err(error) => {
             eprintln!("coresched-qemu: error: {error}");
             ExitCode::from(LAUNCH_FAILURE_EXIT_CODE)

@@ -72,19 +72,32 @@ pub fn find_qemu() -> Result<PathBuf, LaunchError> {
         if let Some(qemu) = find_on_path(QEMU_PROGRAM) {
             return Ok(qemu);
         }
-        if !is_root() || find_on_path("apt-get").is_none() {
+        if !may_install_packages() {
             return Err(LaunchError::QemuMissing);
         }
         eprintln!(
             "coresched-qemu: {QEMU_PROGRAM} not found; installing {QEMU_PACKAGE} with apt-get"
         );
-        let install = || run_tool(apt_get().args(["install", "-y", QEMU_PACKAGE]));
-        install()
-            .or_else(|_| run_tool(apt_get().arg("update")).and_then(|_| install()))
+        apt_install(&[QEMU_PACKAGE])
             .map_err(|error| LaunchError::Tool(format!("{error}; {}", LaunchError::QemuMissing)))?;
         find_on_path(QEMU_PROGRAM).ok_or(LaunchError::QemuMissing)
     })
     .clone()
+}
+
+/// Whether the launcher may install a missing Debian package itself: it runs as root and
+/// apt-get is there.
+pub(crate) fn may_install_packages() -> bool {
+    is_root() && find_on_path("apt-get").is_some()
+}
+
+/// Installs Debian's `packages` with apt-get, retrying once after `apt-get update` (the
+/// package lists may be missing or stale). Callers check [`may_install_packages`] first.
+pub(crate) fn apt_install(packages: &[&str]) -> Result<(), LaunchError> {
+    let install = || run_tool(apt_get().args(["install", "-y"]).args(packages));
+    install()
+        .or_else(|_| run_tool(apt_get().arg("update")).and_then(|_| install()))
+        .map(drop)
 }
 
 fn apt_get() -> Command {

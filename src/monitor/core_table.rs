@@ -1,0 +1,502 @@
+//! The core table: which cores exist and are up, plus what each core publishes for the monitor.
+//!
+//! Two kinds of data with two rules:
+//! - Each core's [`CoreState`] (and how many times it came online) sits behind the core-table
+//!   lock, an [`IrqSpinLock`] of rank [`LockRank::CoreTable`]. Every section under it is short
+//!   and bounded and takes no other lock, so the lock never waits on a scheduling lock.
+//! - What a core reports about itself (heartbeat, the task it runs and since when, the PC of its
+//!   last interrupt) and the monitor's last kick are lock-free atomics, one cache line per core,
+//!   written without the lock. Readers trust them only for cores the lock shows as online.
+//!
+//! An entry can exist before its core runs ([`CoreState::Starting`]), as Go's `allp` grows
+//! before its Ps are created (runtime commit b50fcc88): every reader skips entries that are not
+//! [`CoreState::Online`].
+
+use crate::MAX_CORES;
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::{IrqSpinLock, IrqSpinLockGuard, LockRank};
+
+/// Where a core is in its life. The only changes allowed are
+/// `Absent -> Starting -> Online -> GoingOffline -> Offline -> Starting`, plus
+/// `Starting -> Offline` for a core that failed to come up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoreState {
+    /// No such core has been set up: the table has a slot, nothing more.
+    Absent,
+    /// The entry exists and the core is being brought up; its published fields mean nothing yet.
+    Starting,
+    /// The core runs the scheduler; its published fields are live.
+    Online,
+    /// The core is handing its work and timers away; the monitor no longer acts on it.
+    GoingOffline,
+    /// The core is parked; it may be started again.
+    Offline,
+}
+
+impl CoreState {
+    /// Whether a core may change from this state straight to `next`.
+    pub fn may_become(self, next: CoreState) -> bool {
+        use CoreState::{Absent, GoingOffline, Offline, Online, Starting};
+        matches!(
+            (self, next),
+            (Absent, Starting)
+                | (Starting, Online)
+                | (Starting, Offline)
+                | (Online, GoingOffline)
+                | (GoingOffline, Offline)
+                | (Offline, Starting)
+        )
+    }
+}
+
+/// Why [`CoreTable::change_state`] refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateError {
+    /// The core id is not below the table's size.
+    NoSuchCore(usize),
+    /// The core is in `from`, which may not become `to` (see [`CoreState::may_become`]).
+    Forbidden {
+        /// The core whose state was to change.
+        core: usize,
+        /// Its state, left as it was.
+        from: CoreState,
+        /// The state asked for.
+        to: CoreState,
+    },
+}
+
+/// A core the core-table lock shows as online, as [`CoreTableGuard::online_cores`] yields it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OnlineCore {
+    /// The core's id.
+    pub core: usize,
+    /// How many times this core has come online (1 the first time, never 0). It changes exactly
+    /// when the core went away and came back, so anything remembered about an older incarnation
+    /// is stale.
+    pub incarnation: u32,
+}
+
+/// What the running task of a core is, as the core last published it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Running {
+    /// The task's id (the scheduler's `TaskId`).
+    pub task: u32,
+    /// When it was switched in, in clock nanoseconds (never 0).
+    pub since_ns: u64,
+}
+
+/// One core's entry under the core-table lock.
+#[derive(Clone, Copy)]
+struct Entry {
+    state: CoreState,
+    incarnation: u32,
+}
+
+impl Entry {
+    const ABSENT: Self = Self {
+        state: CoreState::Absent,
+        incarnation: 0,
+    };
+}
+
+/// What one core publishes, alone on its 64-byte cache line so cores never write to a shared
+/// line. All zero means: no heartbeat yet, idle, never kicked, no interrupt seen.
+#[cfg_attr(loom, derive(Default))]
+#[repr(align(64))]
+struct Published {
+    heartbeat: AtomicU64,
+    /// When the running task was switched in; 0 while the core is idle.
+    running_since_ns: AtomicU64,
+    running_task: AtomicU32,
+    last_kick_ns: AtomicU64,
+    interrupt_pc: AtomicU64,
+}
+
+impl Published {
+    #[cfg(not(loom))]
+    const fn new() -> Self {
+        Self {
+            heartbeat: AtomicU64::new(0),
+            running_since_ns: AtomicU64::new(0),
+            running_task: AtomicU32::new(0),
+            last_kick_ns: AtomicU64::new(0),
+            interrupt_pc: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The table of `CORES` cores (the kernel's has [`MAX_CORES`]): their states behind the
+/// core-table lock and their lock-free published fields.
+///
+/// Guarantees:
+/// - State changes happen only under the lock and only along [`CoreState::may_become`].
+/// - Every hold of the lock is timed with the table's clock; [`CoreTable::longest_hold_ns`] is
+///   the longest so far.
+/// - Publishing and reading the per-core fields never takes a lock. A core id at or past
+///   `CORES` is ignored by the publishing calls and reads as zero / `None`.
+pub struct CoreTable<const CORES: usize = MAX_CORES> {
+    entries: IrqSpinLock<[Entry; CORES]>,
+    published: [Published; CORES],
+    longest_hold_ns: AtomicU64,
+    clock: fn() -> u64,
+}
+
+impl<const CORES: usize> CoreTable<CORES> {
+    /// A table with every core [`CoreState::Absent`] and nothing published, timing its lock
+    /// holds with `clock` (nanoseconds, monotonic). `const`, so the kernel's table is a `static`.
+    #[cfg(not(loom))]
+    pub const fn new(clock: fn() -> u64) -> Self {
+        Self {
+            entries: IrqSpinLock::new(LockRank::CoreTable, [Entry::ABSENT; CORES]),
+            published: [const { Published::new() }; CORES],
+            longest_hold_ns: AtomicU64::new(0),
+            clock,
+        }
+    }
+
+    /// A table with every core [`CoreState::Absent`] and nothing published, timing its lock
+    /// holds with `clock` (not `const` under loom, whose atomics and mutex are not).
+    #[cfg(loom)]
+    pub fn new(clock: fn() -> u64) -> Self {
+        Self {
+            entries: IrqSpinLock::new(LockRank::CoreTable, [Entry::ABSENT; CORES]),
+            published: core::array::from_fn(|_| Published::default()),
+            longest_hold_ns: AtomicU64::new(0),
+            clock,
+        }
+    }
+
+    /// Takes the core-table lock (masking interrupts) and returns the guard that reads the
+    /// states. Hold it briefly and take no other lock under it.
+    pub fn lock(&self) -> CoreTableGuard<'_, CORES> {
+        let entries = self.entries.lock();
+        CoreTableGuard {
+            entries,
+            table: self,
+            acquired_at_ns: self.now_ns(),
+        }
+    }
+
+    /// Moves `core` to `next` under the lock and returns the state it left. Coming online starts
+    /// a new incarnation. A core must publish what it wants read (its deadline, heartbeat) before
+    /// it becomes [`CoreState::Online`]: the lock's release makes those stores visible to every
+    /// reader that then sees it online.
+    pub fn change_state(&self, core: usize, next: CoreState) -> Result<CoreState, StateError> {
+        let mut guard = self.lock();
+        let entry = guard
+            .entries
+            .get_mut(core)
+            .ok_or(StateError::NoSuchCore(core))?;
+        let from = entry.state;
+        if !from.may_become(next) {
+            return Err(StateError::Forbidden {
+                core,
+                from,
+                to: next,
+            });
+        }
+        entry.state = next;
+        if next == CoreState::Online {
+            // Never 0, which the monitor's memory uses for "not seen yet".
+            entry.incarnation = entry.incarnation.wrapping_add(1).max(1);
+        }
+        Ok(from)
+    }
+
+    /// The state of `core` ([`CoreState::Absent`] for an id past the table), read under the lock.
+    pub fn state(&self, core: usize) -> CoreState {
+        self.lock().state(core)
+    }
+
+    /// The core that watches `watched` (the monitor core's buddy): the next online core after it,
+    /// wrapping around; `None` if no other core is online. Read under the lock.
+    pub fn buddy_of(&self, watched: usize) -> Option<usize> {
+        let guard = self.lock();
+        (1..CORES)
+            .map(|step| (watched + step) % CORES)
+            .find(|core| guard.state(*core) == CoreState::Online)
+    }
+
+    /// The time on the table's clock, in nanoseconds.
+    pub fn now_ns(&self) -> u64 {
+        (self.clock)()
+    }
+
+    /// The longest time anyone held the core-table lock so far, in nanoseconds.
+    pub fn longest_hold_ns(&self) -> u64 {
+        self.longest_hold_ns.load(Ordering::Relaxed)
+    }
+
+    /// Called by `core` itself whenever it makes progress (each timer interrupt and context
+    /// switch): advances its heartbeat. Lock-free.
+    pub fn publish_heartbeat(&self, core: usize) {
+        if let Some(published) = self.published.get(core) {
+            published.heartbeat.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Called by `core` itself when it switches to `task` at `since_ns`; a `since_ns` of 0 is
+    /// recorded as 1, since 0 means idle. Lock-free.
+    pub fn publish_running(&self, core: usize, task: u32, since_ns: u64) {
+        if let Some(published) = self.published.get(core) {
+            published.running_task.store(task, Ordering::Relaxed);
+            // Release: a reader that sees this start time also sees the task id stored above.
+            published
+                .running_since_ns
+                .store(since_ns.max(1), Ordering::Release);
+        }
+    }
+
+    /// Called by `core` itself when it switches to its idle task. Lock-free.
+    pub fn publish_idle(&self, core: usize) {
+        if let Some(published) = self.published.get(core) {
+            published.running_since_ns.store(0, Ordering::Release);
+        }
+    }
+
+    /// Called by `core` itself on each interrupt with the interrupted PC, for the watchdog's
+    /// report. Lock-free.
+    pub fn publish_interrupt_pc(&self, core: usize, pc: u64) {
+        if let Some(published) = self.published.get(core) {
+            published.interrupt_pc.store(pc, Ordering::Relaxed);
+        }
+    }
+
+    /// Records that the monitor kicked `core` at `now_ns`. Lock-free.
+    pub fn record_kick(&self, core: usize, now_ns: u64) {
+        if let Some(published) = self.published.get(core) {
+            published.last_kick_ns.store(now_ns, Ordering::Relaxed);
+        }
+    }
+
+    /// How many times `core` has published a heartbeat. Lock-free.
+    pub fn heartbeat(&self, core: usize) -> u64 {
+        self.published
+            .get(core)
+            .map_or(0, |published| published.heartbeat.load(Ordering::Acquire))
+    }
+
+    /// The task `core` runs and since when, or `None` while it is idle. Lock-free; for a core
+    /// switching at this very moment the task id may belong to the run after the start time
+    /// (a stalled core, the case the watchdog reports, does not switch).
+    pub fn running(&self, core: usize) -> Option<Running> {
+        let published = self.published.get(core)?;
+        let since_ns = published.running_since_ns.load(Ordering::Acquire);
+        (since_ns != 0).then(|| Running {
+            task: published.running_task.load(Ordering::Relaxed),
+            since_ns,
+        })
+    }
+
+    /// When the monitor last kicked `core` (0: never). Lock-free.
+    pub fn last_kick_ns(&self, core: usize) -> u64 {
+        self.published.get(core).map_or(0, |published| {
+            published.last_kick_ns.load(Ordering::Relaxed)
+        })
+    }
+
+    /// The PC `core` published at its last interrupt (0: none yet). Lock-free.
+    pub fn interrupt_pc(&self, core: usize) -> u64 {
+        self.published.get(core).map_or(0, |published| {
+            published.interrupt_pc.load(Ordering::Relaxed)
+        })
+    }
+}
+
+/// Proof that the caller holds the core-table lock; reads the cores' states. Dropping it times
+/// the hold (before the lock is released) and releases the lock.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct CoreTableGuard<'a, const CORES: usize> {
+    entries: IrqSpinLockGuard<'a, [Entry; CORES]>,
+    table: &'a CoreTable<CORES>,
+    acquired_at_ns: u64,
+}
+
+impl<const CORES: usize> CoreTableGuard<'_, CORES> {
+    /// The state of `core` ([`CoreState::Absent`] for an id past the table).
+    pub fn state(&self, core: usize) -> CoreState {
+        self.entries
+            .get(core)
+            .map_or(CoreState::Absent, |entry| entry.state)
+    }
+
+    /// The online cores in id order; every other entry (absent, starting, going offline,
+    /// offline) is skipped.
+    pub fn online_cores(&self) -> impl Iterator<Item = OnlineCore> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| entry.state == CoreState::Online)
+            .map(|(core, entry)| OnlineCore {
+                core,
+                incarnation: entry.incarnation,
+            })
+    }
+}
+
+impl<const CORES: usize> Drop for CoreTableGuard<'_, CORES> {
+    fn drop(&mut self) {
+        let held_ns = self.table.now_ns().saturating_sub(self.acquired_at_ns);
+        self.table
+            .longest_hold_ns
+            .fetch_max(held_ns, Ordering::Relaxed);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{CoreState, CoreTable, OnlineCore, Running, StateError};
+    use crate::monitor::test_clock;
+
+    fn table_with(states: &[CoreState]) -> CoreTable<4> {
+        let table = CoreTable::new(test_clock::now);
+        for (core, target) in states.iter().enumerate() {
+            let path: &[CoreState] = match target {
+                CoreState::Absent => &[],
+                CoreState::Starting => &[CoreState::Starting],
+                CoreState::Online => &[CoreState::Starting, CoreState::Online],
+                CoreState::GoingOffline => &[
+                    CoreState::Starting,
+                    CoreState::Online,
+                    CoreState::GoingOffline,
+                ],
+                CoreState::Offline => &[CoreState::Starting, CoreState::Offline],
+            };
+            for state in path {
+                table
+                    .change_state(core, *state)
+                    .expect("the path follows the allowed changes");
+            }
+        }
+        table
+    }
+
+    #[test]
+    fn the_life_cycle_is_the_only_way_through() {
+        let table = CoreTable::<2>::new(test_clock::now);
+        assert_eq!(
+            table.change_state(0, CoreState::Online),
+            Err(StateError::Forbidden {
+                core: 0,
+                from: CoreState::Absent,
+                to: CoreState::Online
+            })
+        );
+        let cycle = [
+            CoreState::Starting,
+            CoreState::Online,
+            CoreState::GoingOffline,
+            CoreState::Offline,
+            CoreState::Starting,
+            CoreState::Online,
+        ];
+        let mut previous = CoreState::Absent;
+        for next in cycle {
+            assert_eq!(table.change_state(0, next), Ok(previous));
+            previous = next;
+        }
+        assert_eq!(table.state(0), CoreState::Online);
+        assert_eq!(
+            table.change_state(0, CoreState::Starting),
+            Err(StateError::Forbidden {
+                core: 0,
+                from: CoreState::Online,
+                to: CoreState::Starting
+            })
+        );
+        assert_eq!(
+            table.change_state(2, CoreState::Starting),
+            Err(StateError::NoSuchCore(2))
+        );
+        assert_eq!(table.state(2), CoreState::Absent);
+    }
+
+    #[test]
+    fn readers_see_only_online_cores_with_their_incarnation() {
+        let table = table_with(&[
+            CoreState::Online,
+            CoreState::Starting,
+            CoreState::GoingOffline,
+            CoreState::Online,
+        ]);
+        for state in [
+            CoreState::GoingOffline,
+            CoreState::Offline,
+            CoreState::Starting,
+        ] {
+            table.change_state(3, state).expect("allowed change");
+        }
+        table
+            .change_state(3, CoreState::Online)
+            .expect("allowed change");
+        let online: Vec<_> = table.lock().online_cores().collect();
+        assert_eq!(
+            online,
+            [
+                OnlineCore {
+                    core: 0,
+                    incarnation: 1
+                },
+                OnlineCore {
+                    core: 3,
+                    incarnation: 2
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn the_buddy_is_the_next_online_core_wrapping_around() {
+        let table = table_with(&[
+            CoreState::Online,
+            CoreState::Starting,
+            CoreState::Online,
+            CoreState::Online,
+        ]);
+        assert_eq!(table.buddy_of(3), Some(0));
+        assert_eq!(table.buddy_of(0), Some(2));
+        assert_eq!(table.buddy_of(2), Some(3));
+        let alone = table_with(&[CoreState::Online, CoreState::Starting]);
+        assert_eq!(alone.buddy_of(0), None);
+    }
+
+    #[test]
+    fn published_fields_round_trip_and_ignore_unknown_cores() {
+        let table = CoreTable::<2>::new(test_clock::now);
+        assert_eq!(table.running(1), None);
+        table.publish_heartbeat(1);
+        table.publish_heartbeat(1);
+        table.publish_running(1, 7, 0);
+        table.publish_interrupt_pc(1, 0x4008_0000);
+        table.record_kick(1, 55);
+        assert_eq!(table.heartbeat(1), 2);
+        assert_eq!(
+            table.running(1),
+            Some(Running {
+                task: 7,
+                since_ns: 1
+            })
+        );
+        assert_eq!(table.interrupt_pc(1), 0x4008_0000);
+        assert_eq!(table.last_kick_ns(1), 55);
+        table.publish_idle(1);
+        assert_eq!(table.running(1), None);
+        table.publish_heartbeat(2);
+        table.publish_running(2, 1, 1);
+        assert_eq!((table.heartbeat(2), table.running(2)), (0, None));
+        assert_eq!(table.heartbeat(0), 0);
+    }
+
+    #[test]
+    fn the_longest_hold_is_recorded() {
+        let table = CoreTable::<1>::new(test_clock::now);
+        test_clock::set(1_000);
+        let guard = table.lock();
+        test_clock::set(1_250);
+        drop(guard);
+        let guard = table.lock();
+        test_clock::set(1_300);
+        drop(guard);
+        assert_eq!(table.longest_hold_ns(), 250);
+    }
+}
