@@ -46,7 +46,9 @@ impl WaitQueue {
     /// under the queue's lock, so it sees every change a notifier made before notifying.
     /// Must be called from a task, not from an interrupt handler.
     pub fn wait_while(&self, mut keep_waiting: impl FnMut() -> bool) {
-        loop {
+        // Checked first without the lock: a task that need not wait (or was just woken because
+        // it need not any more) does not queue on the lock behind every other woken waiter.
+        while keep_waiting() {
             // Interrupts stay masked from enqueueing until this core has switched away, so the
             // task cannot be preempted (and re-queued) while it is half asleep.
             let interrupts = crate::arch::irq_save_disable();
