@@ -27,11 +27,18 @@ pub const MAX_CORES: usize = 512;
 pub fn run(args: &platform::bootargs::BootArgs) -> arch::aarch64::stop::ExitCode {
     use platform::bootargs::Mode;
     let online = arch::aarch64::smp::online_count();
-    match args.mode {
+    let monitor_core = args
+        .monitor_core
+        .filter(|core| *core < online)
+        .unwrap_or(online - 1);
+    monitor::kernel::start(monitor_core, u64::from(args.stall_ms.get()) * 1_000_000);
+    let code = match args.mode {
         Mode::Test(selection) => testing::run(&selection, args, online),
         Mode::Bench => bench::run(online),
         Mode::Demo => demo::run(online),
-    }
+    };
+    monitor::kernel::print_counters();
+    code
 }
 
 #[cfg(target_os = "none")]

@@ -36,6 +36,8 @@
 mod backoff;
 mod core_table;
 mod counters;
+#[cfg(target_os = "none")]
+pub mod kernel;
 #[cfg(any(feature = "legacy-monitor-lock-order", loom))]
 mod legacy;
 #[cfg(all(test, loom))]

@@ -126,6 +126,23 @@ static SPINNING_CORES: AtomicUsize = AtomicUsize::new(0);
 static ACTIVE_CORES: AtomicUsize = AtomicUsize::new(1);
 static SLICE_NS: AtomicU64 = AtomicU64::new(10_000_000);
 
+/// The global scheduler lock, for the 2019 lock order the regression test restores.
+#[cfg(feature = "legacy-monitor-lock-order")]
+pub fn global_lock() -> &'static IrqSpinLock<impl Sized> {
+    &GLOBAL
+}
+
+/// Go 1.14's timer path, restored for the regression test only: with `core`'s timer-queue lock
+/// held, ready work and wake an idle core, which takes the global scheduler lock (the order
+/// `runtimer -> ready -> wakep -> startm` took `sched.lock` under the P's timer lock).
+#[cfg(feature = "legacy-monitor-lock-order")]
+pub fn ready_under_timer_lock_2019(core: usize) {
+    if let Some(queue) = crate::timer::queue_lock(core) {
+        let _timers = queue.lock();
+        let _global = GLOBAL.lock();
+    }
+}
+
 /// Sets the time slice (bootarg `slice-ms`) and how many cores the scheduler will run on.
 pub fn configure(slice_ns: u64, cores: usize) {
     SLICE_NS.store(slice_ns, Ordering::Relaxed);
@@ -174,6 +191,7 @@ pub fn start_core(current: TaskId, idle: TaskId) {
     state.idle_task.store(idle, Ordering::Relaxed);
     state.current.store(current, Ordering::Release);
     start_slice(core, current);
+    publish_switch(core, current);
     percpu::this_core().set_stack_guard(task(current).guard_page());
 }
 
@@ -293,10 +311,22 @@ pub fn schedule() {
         // Nobody else to run: the same task goes on, with a fresh slice.
         task(next).set_state(State::Running);
         start_slice(core, next);
+        crate::monitor::kernel::CORE_TABLE.publish_heartbeat(core);
         crate::timer::reprogram_this_core();
         return;
     }
     switch_to(core, previous, next);
+}
+
+/// Tells the monitor that `core` now runs `next` (or idles), which is also a heartbeat.
+fn publish_switch(core: usize, next: TaskId) {
+    let table = &crate::monitor::kernel::CORE_TABLE;
+    table.publish_heartbeat(core);
+    if next == CORES[core].idle_task.load(Ordering::Relaxed) {
+        table.publish_idle(core);
+    } else {
+        table.publish_running(core, next, cpu::now_ns());
+    }
 }
 
 /// Starts the time slice of `next` on `core`: none for the idle task (tickless idle).
@@ -400,6 +430,7 @@ fn switch_to(core: usize, previous: TaskId, next: TaskId) {
     incoming.last_core.store(core, Ordering::Relaxed);
     start_slice(core, next);
     state.current.store(next, Ordering::Relaxed);
+    publish_switch(core, next);
     state.previous.store(previous, Ordering::Relaxed);
     state.switches.fetch_add(1, Ordering::Relaxed);
     percpu::this_core().set_stack_guard(incoming.guard_page());

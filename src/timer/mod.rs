@@ -70,6 +70,12 @@ fn queue_of(core: usize) -> Result<&'static CoreTimerQueue, TimerError> {
     unsafe { queue.as_ref() }.ok_or(TimerError::NoSuchCore)
 }
 
+/// `core`'s timer-queue lock, for the 2019 lock order the regression test restores.
+#[cfg(feature = "legacy-monitor-lock-order")]
+pub fn queue_lock(core: usize) -> Option<&'static CoreTimerQueue> {
+    queue_of(core).ok()
+}
+
 /// The earliest deadline armed on `core` ([`NO_DEADLINE`] if none), as last published. Never
 /// takes a lock.
 pub fn earliest_deadline(core: usize) -> u64 {
@@ -171,6 +177,11 @@ impl PeriodicTimer {
             .inspect_err(|_| self.running.store(false, Ordering::Release))
     }
 
+    /// Its period.
+    pub const fn period_ns(&self) -> u64 {
+        self.period_ns
+    }
+
     /// Stops it: no callback starts after this returns, except one already firing.
     pub fn cancel(&self) {
         self.running.store(false, Ordering::Release);
@@ -238,6 +249,7 @@ mod hardware {
     pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
         let core = cpu::core_id();
         INTERRUPTS[core].fetch_add(1, Ordering::Relaxed);
+        crate::monitor::kernel::CORE_TABLE.publish_heartbeat(core);
         timer::disarm();
         ARMED[core].store(NO_DEADLINE, Ordering::Relaxed);
         let now = cpu::now_ns();

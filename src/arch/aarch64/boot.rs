@@ -13,6 +13,7 @@ use spin::Once;
 use super::irq::{self, Sgi};
 use super::smp::{self, CoreStacks};
 use super::{cpu, gic, mmu, percpu, psci, stop};
+use crate::monitor::CoreState;
 use crate::platform::bootargs;
 use crate::platform::console;
 use crate::platform::dtb::{self, Platform};
@@ -138,6 +139,13 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         controller.version()
     );
 
+    let table = &crate::monitor::kernel::CORE_TABLE;
+    // The table grows before the cores come up: every entry starts `Starting`, and each core
+    // turns itself `Online`; readers skip entries that are not online yet.
+    for index in 0..platform.cpus.len() {
+        let _ = table.change_state(index, CoreState::Starting);
+    }
+    let _ = table.change_state(boot_index, CoreState::Online);
     for (index, cpu) in platform
         .cpus
         .iter()
@@ -145,6 +153,7 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         .filter(|(index, _)| *index != boot_index)
     {
         if let Err(error) = smp::start_core(index, cpu, memory.core_stacks[index], memory.mmu) {
+            let _ = table.change_state(index, CoreState::Offline);
             log::error!(
                 "core {index} (MPIDR {:#x}) did not start: {error:?}",
                 cpu.mpidr
@@ -360,5 +369,6 @@ extern "C" fn secondary_main(index: usize) -> ! {
     percpu::install(index);
     init_this_core_interrupts();
     smp::mark_online();
+    let _ = crate::monitor::kernel::CORE_TABLE.change_state(index, CoreState::Online);
     crate::sched::start_secondary_core()
 }

@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use arm_gic::IntId;
 
 use super::exceptions::TrapFrame;
-use super::{gic, percpu};
+use super::gic;
 
 /// The SGIs coresched uses, one meaning each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub fn send_sgi(sgi: Sgi, target: usize) {
 /// Called by the IRQ vector with the interrupted thread's saved state.
 #[unsafe(no_mangle)]
 extern "C" fn handle_irq(frame: &mut TrapFrame) {
-    percpu::this_core().set_last_interrupt_pc(frame.elr);
+    crate::monitor::kernel::CORE_TABLE.publish_interrupt_pc(super::cpu::core_id(), frame.elr);
     let controller = gic::controller();
     while let Some(intid) = controller.acknowledge() {
         // GICv2 reports an SGI's source core in bits 12:10; the id is the low ten bits. The

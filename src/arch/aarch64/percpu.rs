@@ -20,8 +20,6 @@ pub struct PerCore {
     gic_v2_interface_mask: AtomicU8,
     /// Lowest address of the guard page below the core's current thread stack (0 if none).
     stack_guard: AtomicUsize,
-    /// The PC at this core's most recent interrupt, for stall reports.
-    last_interrupt_pc: AtomicU64,
 }
 
 impl PerCore {
@@ -32,7 +30,6 @@ impl PerCore {
             online: AtomicBool::new(false),
             gic_v2_interface_mask: AtomicU8::new(0),
             stack_guard: AtomicUsize::new(0),
-            last_interrupt_pc: AtomicU64::new(0),
         }
     }
 
@@ -74,16 +71,6 @@ impl PerCore {
     /// Records the guard page of the stack the core switches to.
     pub fn set_stack_guard(&self, guard: usize) {
         self.stack_guard.store(guard, Ordering::Relaxed);
-    }
-
-    /// The PC at the core's most recent interrupt.
-    pub fn last_interrupt_pc(&self) -> u64 {
-        self.last_interrupt_pc.load(Ordering::Relaxed)
-    }
-
-    /// Records the PC an interrupt arrived at.
-    pub fn set_last_interrupt_pc(&self, pc: u64) {
-        self.last_interrupt_pc.store(pc, Ordering::Relaxed);
     }
 }
 

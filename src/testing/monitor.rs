@@ -1,0 +1,139 @@
+//! Monitor tests: a core that masks interrupts past the limits is kicked, retaken and reported;
+//! a hung monitor is reported by its buddy; and the seed's deadlock scenario (timer expiries
+//! waking tasks on other cores through the global lock while the monitor scans) runs clean.
+
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::time::Duration;
+
+use crate::arch::aarch64::cpu;
+use crate::monitor::kernel::{self, CORE_TABLE, COUNTERS};
+use crate::sched::{self, Semaphore, SpawnOptions};
+use crate::time::Instant;
+use crate::timer::{self, Expiry};
+use crate::{MAX_CORES, check, check_eq, kernel_test};
+
+/// Runs a task on `core` that masks interrupts and spins for `duration`, then waits for it.
+fn hog_core_with_interrupts_masked(core: usize, duration: Duration) -> bool {
+    let spawned = sched::spawn(
+        SpawnOptions::named("irq-masked hog").on_core(core),
+        move || {
+            let interrupts = crate::arch::irq_save_disable();
+            let until = cpu::now_ns() + duration.as_nanos() as u64;
+            while cpu::now_ns() < until {
+                core::hint::spin_loop();
+            }
+            crate::arch::irq_restore(interrupts);
+        },
+    );
+    match spawned {
+        Ok(handle) => {
+            handle.join();
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+fn ignore(_: usize) {}
+
+/// A core that is neither the caller's, the monitor's nor the buddy's, if the machine has one.
+fn bystander_core(cores: usize) -> Option<usize> {
+    let taken = [
+        sched::current_core(),
+        kernel::monitor_core(),
+        kernel::buddy_core().unwrap_or(usize::MAX),
+    ];
+    (0..cores).find(|core| !taken.contains(core))
+}
+
+kernel_test!(fn masked_core_is_kicked_retaken_and_reported(context) {
+    let Some(victim) = bystander_core(context.cores) else {
+        // Needs a core besides the caller's, the monitor's and its buddy's: 4 or more.
+        return Ok(());
+    };
+    let before = COUNTERS.snapshot(&CORE_TABLE);
+    let expiry = Expiry { callback: ignore, argument: 0 };
+    check!(timer::arm_on(victim, cpu::now_ns() + 1_000_000, expiry).is_ok());
+    let hog = Duration::from_nanos(kernel::stall_limit_ns()) + Duration::from_millis(500);
+    check!(hog_core_with_interrupts_masked(victim, hog), "could not start the hog task");
+    let _ = sched::sleep_for(Duration::from_millis(50));
+    let after = COUNTERS.snapshot(&CORE_TABLE);
+    check!(after.kicks > before.kicks, "the overdue timer on core {victim} was never kicked");
+    check!(after.retakes > before.retakes, "the long run on core {victim} was never retaken");
+    check!(after.stalls > before.stalls, "the stall of core {victim} was never reported");
+    Ok(())
+});
+
+kernel_test!(fn hung_monitor_is_reported_by_its_buddy(context) {
+    let monitor = kernel::monitor_core();
+    if context.cores < 2 || monitor == sched::current_core() {
+        // The buddy needs a second core, and this task must not share the monitor's core.
+        return Ok(());
+    }
+    let before = kernel::buddy_reports();
+    let hog = Duration::from_nanos(kernel::stall_limit_ns()) + Duration::from_millis(600);
+    check!(hog_core_with_interrupts_masked(monitor, hog), "could not start the hog task");
+    check_eq!(kernel::buddy_reports(), before + 1);
+    Ok(())
+});
+
+/// Timers each core arms in the stress test.
+const TIMERS_PER_CORE: usize = 200;
+
+static FIRED: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(0) }; MAX_CORES];
+static WAKE_UPS: [Semaphore; MAX_CORES] = [const { Semaphore::new(0) }; MAX_CORES];
+static WOKEN: AtomicUsize = AtomicUsize::new(0);
+
+/// A timer's expiry: count it, then wake the waiter of the next storm core (a task that may run
+/// anywhere, so waking it reaches `wakep` and the global lock).
+fn timer_fired(argument: usize) {
+    let (index, storm_cores) = (argument & 0xffff, argument >> 16);
+    FIRED[index].fetch_add(1, Ordering::Relaxed);
+    #[cfg(feature = "legacy-monitor-lock-order")]
+    crate::sched::scheduler::ready_under_timer_lock_2019(cpu::core_id());
+    WAKE_UPS[(index + 1) % storm_cores].release();
+}
+
+kernel_test!(fn timer_wakeups_across_cores_with_the_monitor_scanning(context) {
+    // The buddy stays out of the storm, so it can report if the monitor ever hangs.
+    let buddy = kernel::buddy_core();
+    let storm: heapless::Vec<usize, MAX_CORES> =
+        (0..context.cores).filter(|core| Some(*core) != buddy || context.cores == 1).collect();
+    let stalls_before = COUNTERS.snapshot(&CORE_TABLE).stalls;
+    WOKEN.store(0, Ordering::Relaxed);
+    for fired in &FIRED {
+        fired.store(0, Ordering::Relaxed);
+    }
+    for (index, core) in storm.iter().copied().enumerate() {
+        let waiter = sched::spawn(SpawnOptions::named("waiter"), move || {
+            for _ in 0..TIMERS_PER_CORE {
+                WAKE_UPS[index].acquire();
+                WOKEN.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        check!(waiter.is_ok());
+        let argument = index | storm.len() << 16;
+        let armer = sched::spawn(SpawnOptions::named("armer").on_core(core), move || {
+            let mut deadline = Instant::now().as_nanos();
+            for _ in 0..TIMERS_PER_CORE {
+                deadline += 50_000;
+                let expiry = Expiry { callback: timer_fired, argument };
+                while timer::arm_on(core, deadline, expiry).is_err() {
+                    let _ = sched::sleep_for(Duration::from_micros(100));
+                }
+            }
+        });
+        check!(armer.is_ok());
+    }
+    let total = storm.len() * TIMERS_PER_CORE;
+    let give_up = Instant::now().saturating_add(Duration::from_secs(20));
+    while WOKEN.load(Ordering::Relaxed) < total && Instant::now() < give_up {
+        let _ = sched::sleep_for(Duration::from_millis(1));
+    }
+    for fired in FIRED.iter().take(storm.len()) {
+        check_eq!(fired.load(Ordering::Relaxed), TIMERS_PER_CORE as u64);
+    }
+    check_eq!(WOKEN.load(Ordering::Relaxed), total);
+    check_eq!(COUNTERS.snapshot(&CORE_TABLE).stalls, stalls_before);
+    Ok(())
+});
