@@ -109,7 +109,14 @@ type BuildResult = Result<KernelImage, LaunchError>;
 
 fn build_uncached(profile: Profile, features: &[String], output: BuildOutput) -> BuildResult {
     let objcopy = toolchain()?.objcopy;
-    let target_dir = workspace_root().join("target").join("kernel");
+    // Each feature set gets its own target directory, so images built with different features
+    // never overwrite one another (tests boot both kinds side by side).
+    let target_dir = match features {
+        [] => workspace_root().join("target").join("kernel"),
+        features => workspace_root()
+            .join("target")
+            .join(format!("kernel-{}", features.join("+"))),
+    };
     let mut cargo = pinned_toolchain_command("cargo");
     cargo.args([
         "build",

@@ -33,6 +33,13 @@ static STARTED: AtomicBool = AtomicBool::new(false);
 static MONITOR_CORE: AtomicUsize = AtomicUsize::new(usize::MAX);
 static STALL_LIMIT_NS: AtomicU64 = AtomicU64::new(0);
 static BUDDY_REPORTS: AtomicU64 = AtomicU64::new(0);
+static CONTINUOUS: AtomicBool = AtomicBool::new(false);
+
+/// Makes the monitor scan back to back (yielding between passes) instead of backing off, for
+/// stress tests that want it to race with every other core.
+pub fn scan_continuously(continuous: bool) {
+    CONTINUOUS.store(continuous, Ordering::Relaxed);
+}
 
 /// The stall limit the monitor and the buddy use (bootarg `stall-ms`).
 pub fn stall_limit_ns() -> u64 {
@@ -98,7 +105,11 @@ fn monitor_loop() {
         for action in &pass.outcome.actions {
             carry_out(action);
         }
-        let _ = sched::sleep_for(Duration::from_nanos(pass.sleep_ns));
+        if CONTINUOUS.load(Ordering::Relaxed) {
+            sched::yield_now();
+        } else {
+            let _ = sched::sleep_for(Duration::from_nanos(pass.sleep_ns));
+        }
     }
 }
 
