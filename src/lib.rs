@@ -32,13 +32,20 @@ pub fn run(args: &platform::bootargs::BootArgs) -> arch::aarch64::stop::ExitCode
         .filter(|core| *core < online)
         .unwrap_or(online - 1);
     monitor::kernel::start(monitor_core, u64::from(args.stall_ms.get()) * 1_000_000);
-    let code = match args.mode {
+    match args.mode {
+        // The test report prints the monitor's counters itself, before its closing line.
         Mode::Test(selection) => testing::run(&selection, args, online),
-        Mode::Bench => bench::run(online),
-        Mode::Demo => demo::run(online),
-    };
-    monitor::kernel::print_counters();
-    code
+        Mode::Bench => {
+            let code = bench::run(online);
+            monitor::kernel::print_counters("");
+            code
+        }
+        Mode::Demo => {
+            let code = demo::run(online);
+            monitor::kernel::print_counters("");
+            code
+        }
+    }
 }
 
 #[cfg(target_os = "none")]

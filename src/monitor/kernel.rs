@@ -183,11 +183,11 @@ fn check_monitor(_: usize) {
     }
 }
 
-/// Prints the monitor's counters (at shutdown).
-pub fn print_counters() {
+/// Prints the monitor's counters (at shutdown) on one line starting with `prefix`.
+pub fn print_counters(prefix: &str) {
     let counters = COUNTERS.snapshot(&CORE_TABLE);
     crate::kprintln!(
-        "monitor: {} passes, {} kicks, {} retakes, {} stalls, {} unresponsive; longest core-table-lock hold {} ns; pass cost mean {} ns, longest {} ns",
+        "{prefix}monitor: {} passes, {} kicks, {} retakes, {} stalls, {} unresponsive; longest core-table-lock hold {} ns; pass cost mean {} ns, longest {} ns",
         counters.passes,
         counters.kicks,
         counters.retakes,

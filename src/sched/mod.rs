@@ -16,6 +16,8 @@ pub mod balance;
 pub mod runqueue;
 
 #[cfg(target_os = "none")]
+pub mod hotplug;
+#[cfg(target_os = "none")]
 pub mod scheduler;
 #[cfg(target_os = "none")]
 pub mod task;
@@ -138,7 +140,10 @@ mod api {
             return Err(SpawnError::ClosureTooLarge);
         }
         let target = match options.affinity {
-            Affinity::Core(core) if current_core_count() <= core => {
+            Affinity::Core(core)
+                if crate::monitor::kernel::CORE_TABLE.state(core)
+                    != crate::monitor::CoreState::Online =>
+            {
                 return Err(SpawnError::NoSuchCore);
             }
             Affinity::Core(core) => core,
@@ -222,6 +227,7 @@ mod api {
         let core = cpu::core_id();
         let guard = crate::arch::aarch64::percpu::this_core().stack_guard();
         let main = task::adopt_boot_thread("main", core, guard);
+        super::hotplug::set_heir(core);
         let idle = scheduler::spawn_idle_task(core)
             .expect("the task pool has room for the boot core's idle task");
         scheduler::start_core(main, idle);

@@ -28,6 +28,8 @@ pub const GLOBAL_QUEUE_CAPACITY: usize = super::task::MAX_TASKS;
 struct CoreRunQueue {
     tasks: RunQueue<TaskId, RUN_QUEUE_CAPACITY>,
     movable: usize,
+    /// The core is going offline: pushes are refused and go elsewhere.
+    closed: bool,
 }
 
 fn is_movable(id: TaskId) -> bool {
@@ -39,10 +41,14 @@ impl CoreRunQueue {
         Self {
             tasks: RunQueue::new(),
             movable: 0,
+            closed: false,
         }
     }
 
     fn push(&mut self, id: TaskId) -> Result<(), TaskId> {
+        if self.closed {
+            return Err(id);
+        }
         self.tasks.push(id)?;
         self.movable += usize::from(is_movable(id));
         Ok(())
@@ -76,6 +82,8 @@ struct CoreSched {
     need_resched: AtomicBool,
     /// In the idle loop and about to sleep: wakers must send an SGI.
     idle: AtomicBool,
+    /// Asked to go offline (hotplug): run nothing more, hand everything over, power off.
+    going_offline: AtomicBool,
     random: AtomicU64,
     switches: AtomicU64,
     preemptions: AtomicU64,
@@ -94,6 +102,7 @@ impl CoreSched {
             slice_end: AtomicU64::new(NO_DEADLINE),
             need_resched: AtomicBool::new(false),
             idle: AtomicBool::new(false),
+            going_offline: AtomicBool::new(false),
             random: AtomicU64::new(0),
             switches: AtomicU64::new(0),
             preemptions: AtomicU64::new(0),
@@ -195,6 +204,8 @@ pub fn start_core(current: TaskId, idle: TaskId) {
         .random
         .store(0x9e37_79b9_7f4a_7c15 ^ (core as u64 + 1), Ordering::Relaxed);
     state.idle_task.store(idle, Ordering::Relaxed);
+    state.going_offline.store(false, Ordering::Relaxed);
+    state.run_queue.lock().closed = false;
     state.current.store(current, Ordering::Release);
     start_slice(core, current);
     publish_switch(core, current);
@@ -214,16 +225,35 @@ fn publish_queued(core: usize, queue: &CoreRunQueue) {
 /// Puts `id` on `core`'s run queue, or on the global queue when that one is full (the global
 /// queue has room for every task, so this cannot fail), and tells `core` about it.
 pub fn enqueue(core: usize, id: TaskId) {
-    let pushed = {
+    let (pushed, closed) = {
         let mut queue = CORES[core].run_queue.lock();
         let pushed = queue.push(id).is_ok();
         publish_queued(core, &queue);
-        pushed
+        (pushed, queue.closed)
     };
+    if closed {
+        // The core is going offline: the task goes where its work is being moved.
+        return adopt_from_offline_core(core, id);
+    }
     if !pushed {
         push_global(id);
     }
     notify(core, is_movable(id));
+}
+
+/// Places a task that was queued on (or headed for) `core`, which is going offline, on the core
+/// that takes over its work; a task pinned there is re-pinned, with a warning.
+fn adopt_from_offline_core(core: usize, id: TaskId) {
+    let heir = super::hotplug::heir_core();
+    if task(id).affinity() == Affinity::Core(core) {
+        log::warn!(
+            "task {} ({}) was pinned to core {core}, which goes offline: now pinned to core {heir}",
+            id,
+            task(id).name()
+        );
+        task(id).pin_to(heir);
+    }
+    enqueue(heir, id);
 }
 
 fn push_global(id: TaskId) {
@@ -312,7 +342,15 @@ pub fn schedule() {
     let previous = state.current.load(Ordering::Relaxed);
     let idle = state.idle_task.load(Ordering::Relaxed);
     let requeue = previous != idle && task(previous).transition(State::Running, State::Ready);
-    let next = pick_next(core, requeue.then_some(previous)).unwrap_or(idle);
+    let next = if state.going_offline.load(Ordering::Acquire) {
+        // Going offline: park the task on the queue the idle task will hand over.
+        if requeue {
+            enqueue(core, previous);
+        }
+        idle
+    } else {
+        pick_next(core, requeue.then_some(previous)).unwrap_or(idle)
+    };
     if next == previous {
         // Nobody else to run: the same task goes on, with a fresh slice.
         task(next).set_state(State::Running);
@@ -529,6 +567,9 @@ pub fn idle_loop() -> ! {
         let interrupts = crate::arch::irq_save_disable();
         schedule();
         let core = cpu::core_id();
+        if CORES[core].going_offline.load(Ordering::Acquire) {
+            super::hotplug::power_off_this_core(hand_over_queue(core));
+        }
         set_idle(core, true);
         if !has_work(core) {
             crate::timer::reprogram_this_core();
@@ -617,4 +658,30 @@ pub fn report_cores(out: &mut impl core::fmt::Write) {
         IDLE_CORES.load(Ordering::Relaxed),
         SPINNING_CORES.load(Ordering::Relaxed)
     );
+}
+
+/// Asks `core` to go offline: it stops running tasks at its next interrupt return and its idle
+/// task hands its work over (see `hotplug`).
+pub(super) fn request_offline(core: usize) {
+    CORES[core].going_offline.store(true, Ordering::Release);
+    request_reschedule(core);
+}
+
+/// Closes this core's run queue and moves every task on it to the heir core. Returns how many.
+fn hand_over_queue(core: usize) -> usize {
+    let mut moved = 0;
+    loop {
+        let next = {
+            let mut queue = CORES[core].run_queue.lock();
+            queue.closed = true;
+            let next = queue.pop();
+            publish_queued(core, &queue);
+            next
+        };
+        let Some(id) = next else {
+            return moved;
+        };
+        adopt_from_offline_core(core, id);
+        moved += 1;
+    }
 }

@@ -138,6 +138,11 @@ impl Task {
         }
     }
 
+    /// Re-pins the task to `core` (hotplug moves the pinned tasks of a core going offline).
+    pub(super) fn pin_to(&self, core: usize) {
+        self.affinity.store(core, Ordering::Relaxed);
+    }
+
     /// The generation of the slot: bumped each time it is reused, so stale references fail.
     pub fn generation(&self) -> u32 {
         self.generation.load(Ordering::Acquire)

@@ -12,6 +12,8 @@ pub mod tap;
 #[cfg(target_os = "none")]
 mod boot;
 #[cfg(target_os = "none")]
+mod hotplug;
+#[cfg(target_os = "none")]
 mod monitor;
 #[cfg(target_os = "none")]
 mod runner;

@@ -1,13 +1,14 @@
 //! Monitor tests: a core that masks interrupts past the limits is kicked, retaken and reported;
 //! a hung monitor is reported by its buddy; and the seed's deadlock scenario (timer expiries
-//! waking tasks on other cores through the global lock while the monitor scans) runs clean.
+//! waking tasks on other cores through the global lock while the monitor scans, and a core
+//! going offline and online all the while) runs clean.
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
 use crate::arch::aarch64::cpu;
 use crate::monitor::kernel::{self, CORE_TABLE, COUNTERS};
-use crate::sched::{self, Semaphore, SpawnOptions};
+use crate::sched::{self, Semaphore, SpawnOptions, hotplug};
 use crate::time::Instant;
 use crate::timer::{self, Expiry};
 use crate::{MAX_CORES, check, check_eq, kernel_test};
@@ -132,11 +133,39 @@ kernel_test!(fn timer_wakeups_across_cores_with_the_monitor_scanning(context) {
         check!(armer.is_ok());
     }
     let total = storm.len() * TIMERS_PER_CORE;
+    // Meanwhile one storm core keeps going offline and coming back: its queued tasks and armed
+    // timers move to the heir core each time.
+    static HOTPLUG_FAILURES: AtomicUsize = AtomicUsize::new(0);
+    static CYCLES: AtomicUsize = AtomicUsize::new(0);
+    HOTPLUG_FAILURES.store(0, Ordering::Relaxed);
+    CYCLES.store(0, Ordering::Relaxed);
+    let keep = [sched::current_core(), kernel::monitor_core(), hotplug::heir_core()];
+    let flapping = storm.iter().copied().rev().find(|core| !keep.contains(core));
+    let hotplugger = flapping.map(|core| {
+        sched::spawn(SpawnOptions::named("hotplug"), move || {
+            while WOKEN.load(Ordering::Relaxed) < total {
+                let cycle = hotplug::core_offline(core).and_then(|()| {
+                    let _ = sched::sleep_for(Duration::from_millis(2));
+                    hotplug::core_online(core)
+                });
+                if cycle.is_err() {
+                    HOTPLUG_FAILURES.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                CYCLES.fetch_add(1, Ordering::Relaxed);
+                let _ = sched::sleep_for(Duration::from_millis(2));
+            }
+        })
+    });
     let give_up = Instant::now().saturating_add(Duration::from_secs(20));
     while WOKEN.load(Ordering::Relaxed) < total && Instant::now() < give_up {
         let _ = sched::sleep_for(Duration::from_millis(1));
     }
     kernel::scan_continuously(false);
+    if let Some(Ok(hotplugger)) = hotplugger {
+        hotplugger.join();
+    }
+    check_eq!(HOTPLUG_FAILURES.load(Ordering::Relaxed), 0);
     for fired in FIRED.iter().take(storm.len()) {
         check_eq!(fired.load(Ordering::Relaxed), TIMERS_PER_CORE as u64);
     }

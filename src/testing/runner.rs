@@ -97,6 +97,7 @@ pub fn run(selection: &TestSelection, args: &BootArgs, online_cores: usize) -> E
         print(format_args!("{text}"));
     }
     let failed = FAILED.load(Ordering::Relaxed);
+    crate::monitor::kernel::print_counters("# ");
     let mut text = TapText::new();
     let _ = tap::write_summary(&mut text, PASSED.load(Ordering::Relaxed), failed);
     print(format_args!("{text}"));

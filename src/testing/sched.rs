@@ -107,7 +107,7 @@ kernel_test!(fn unbalanced_load_spreads_by_stealing(context) {
     for _ in 0..tasks {
         // Spawned on this core (unpinned): only stealing can move them.
         let spawned = sched::spawn(SpawnOptions::named("busy"), || {
-            let until = Instant::now().saturating_add(Duration::from_millis(2));
+            let until = Instant::now().saturating_add(Duration::from_millis(10));
             while Instant::now() < until {
                 core::hint::spin_loop();
             }
@@ -149,17 +149,25 @@ kernel_test!(fn pinned_tasks_never_leave_their_core(context) {
 });
 
 kernel_test!(fn spawning_past_capacity_is_an_error(_context) {
-    static RELEASE: Event = Event::new();
-    RELEASE.reset();
+    // Parked tasks block until released, holding their slots, spread over many events so that
+    // thousands of them do not all queue on one wait-queue lock.
+    const EVENTS: usize = 64;
+    static RELEASE: [Event; EVENTS] = [const { Event::new() }; EVENTS];
+    for event in &RELEASE {
+        event.reset();
+    }
     let mut spawned = 0usize;
     let error = loop {
-        match sched::spawn(SpawnOptions::named("parked"), || RELEASE.wait()) {
+        let event = &RELEASE[spawned % EVENTS];
+        match sched::spawn(SpawnOptions::named("parked"), move || event.wait()) {
             Ok(_detached) => spawned += 1,
             Err(error) => break error,
         }
     };
     check_eq!(error, SpawnError::TooManyTasks);
-    RELEASE.set();
+    for event in &RELEASE {
+        event.set();
+    }
     // The kernel goes on: once the parked tasks exit, spawning works again.
     let again = wait_until(Duration::from_secs(20), || match sched::spawn(SpawnOptions::named("after"), || {}) {
         Ok(handle) => {

@@ -55,6 +55,9 @@ static QUEUES: [AtomicPtr<CoreTimerQueue>; MAX_CORES] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CORES];
 static EARLIEST: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(NO_DEADLINE) }; MAX_CORES];
 static INTERRUPTS: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(0) }; MAX_CORES];
+/// Set (under the core's queue lock) while the core is offline: timers armed for it go to the
+/// core that took over its work.
+static CLOSED: [AtomicBool; MAX_CORES] = [const { AtomicBool::new(false) }; MAX_CORES];
 
 /// Gives `core` its timer queue. Done once per core at boot, before anyone arms a timer there.
 pub fn install_queue(core: usize, queue: &'static CoreTimerQueue) {
@@ -99,6 +102,10 @@ pub fn arm_on(core: usize, deadline_ns: u64, expiry: Expiry) -> Result<Timer, Ti
     let queue = queue_of(core)?;
     let (handle, became_earliest) = {
         let mut queue = queue.lock();
+        if CLOSED[core].load(Ordering::Relaxed) {
+            drop(queue);
+            return arm_on(hardware::heir_core(), deadline_ns, expiry);
+        }
         let previous = queue.earliest_deadline().unwrap_or(NO_DEADLINE);
         let handle = queue
             .insert(deadline_ns, expiry)
@@ -139,6 +146,45 @@ pub fn fire_expired(core: usize, now_ns: u64) -> u64 {
             Some((_, expiry)) => (expiry.callback)(expiry.argument),
             None => return next,
         }
+    }
+}
+
+/// Closes `core`'s timer queue and re-arms every timer on it on `heir`, which reprograms its own
+/// timer for them (a migrated timer fires on time). Timers armed for `core` from now on go to
+/// `heir` too, until [`reopen`]. Returns how many moved. Moves a batch at a time: the two
+/// queues' locks have the same rank and are never held together.
+pub fn migrate(core: usize, heir: usize) -> usize {
+    let Ok(queue) = queue_of(core) else {
+        return 0;
+    };
+    let mut moved = 0;
+    loop {
+        let batch: heapless::Vec<(u64, Expiry), 32> = {
+            let mut queue = queue.lock();
+            CLOSED[core].store(true, Ordering::Relaxed);
+            let batch = queue.drain().take(32).collect();
+            publish(core, &queue);
+            batch
+        };
+        if batch.is_empty() {
+            return moved;
+        }
+        for (deadline, expiry) in batch {
+            if arm_on(heir, deadline, expiry).is_err() {
+                log::error!(
+                    "timer due at {deadline} ns lost in migration: core {heir}'s queue is full"
+                );
+            }
+            moved += 1;
+        }
+    }
+}
+
+/// Lets `core` take timers again (it came back online).
+pub fn reopen(core: usize) {
+    if let Ok(queue) = queue_of(core) {
+        let _queue = queue.lock();
+        CLOSED[core].store(false, Ordering::Relaxed);
     }
 }
 
@@ -244,6 +290,18 @@ mod hardware {
         }
     }
 
+    /// The core that takes the timers of a core that is offline.
+    pub fn heir_core() -> usize {
+        crate::sched::hotplug::heir_core()
+    }
+
+    /// Disarms this core's hardware timer and forgets what it was armed for (a core going
+    /// offline; it starts from scratch when it comes back).
+    pub fn disarm_this_core() {
+        timer::disarm();
+        ARMED[cpu::core_id()].store(NO_DEADLINE, Ordering::Relaxed);
+    }
+
     /// The handler of each core's generic-timer interrupt: fires what is due, lets the
     /// scheduler preempt a task whose slice ended, and programs the next interrupt.
     pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
@@ -260,10 +318,15 @@ mod hardware {
 }
 
 #[cfg(target_os = "none")]
-pub use hardware::{handle_timer_interrupt, reprogram_this_core};
+pub use hardware::{disarm_this_core, handle_timer_interrupt, reprogram_this_core};
 
 #[cfg(not(target_os = "none"))]
 mod hardware {
     /// On the host there is no hardware timer: expiry is driven by calling `fire_expired`.
     pub fn reprogram_core(_core: usize) {}
+
+    /// On the host no core goes offline; core 0 stands in as the heir.
+    pub fn heir_core() -> usize {
+        0
+    }
 }

@@ -140,6 +140,28 @@ pub fn mark_online() {
     ONLINE_CORES.fetch_add(1, Ordering::AcqRel);
 }
 
+/// Records that the calling core is going offline: it takes no more SGIs.
+pub fn mark_offline() {
+    percpu::this_core().set_online(false);
+    ONLINE_CORES.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Starts core `index` again after it went offline, with the record and stacks it booted with.
+pub fn restart_core(index: usize) -> Result<(), StartError> {
+    let record = (&raw const SECONDARY_BOOT)
+        .cast::<SecondaryBoot>()
+        .wrapping_add(index) as u64;
+    if !super::psci::is_available() {
+        return Err(StartError::NoPsciConduit);
+    }
+    super::psci::cpu_on(
+        percpu::core(index).mpidr(),
+        secondary_entry as *const () as u64,
+        record,
+    )
+    .map_err(StartError::Psci)
+}
+
 /// How many cores are online.
 pub fn online_count() -> usize {
     ONLINE_CORES.load(Ordering::Acquire)
