@@ -44,7 +44,12 @@ fn assert_all_tests_pass(machine: Machine) {
     } else {
         "test=boot::"
     };
-    let outcome = kernel_test_boot(machine, selection);
+    // Emulating 64 vCPUs on a small host is slow: give each kernel test more guest time there.
+    let time_limit_ms = if machine.smp >= 64 { 120_000 } else { 30_000 };
+    let outcome = kernel_test_boot(
+        machine,
+        &format!("{selection} test-timeout-ms={time_limit_ms}"),
+    );
     let transcript = outcome.transcript();
     assert_eq!(outcome.exit_code(), Some(0), "{transcript}");
     assert_eq!(

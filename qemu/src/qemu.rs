@@ -36,7 +36,7 @@ const TERMINATION_GRACE: Duration = Duration::from_secs(3);
 pub const MAX_CONCURRENT_RUNS: u32 = 2;
 
 /// From this many vCPUs up, a run has the host to itself: such guests keep every host core busy.
-pub const EXCLUSIVE_RUN_SMP: u32 = 124;
+pub const EXCLUSIVE_RUN_SMP: u32 = 64;
 
 /// Where the guest's serial console goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -140,7 +140,13 @@ kernel_test!(fn timer_wakeups_across_cores_with_the_monitor_scanning(context) {
     HOTPLUG_FAILURES.store(0, Ordering::Relaxed);
     CYCLES.store(0, Ordering::Relaxed);
     let keep = [sched::current_core(), kernel::monitor_core(), hotplug::heir_core()];
-    let flapping = storm.iter().copied().rev().find(|core| !keep.contains(core));
+    // Not in the 2019-order build: an offlined core's timers move to the heir, which is the
+    // buddy, and the buddy must stay out of the deadlock to report it.
+    let flapping = storm
+        .iter()
+        .copied()
+        .rev()
+        .find(|core| !keep.contains(core) && !cfg!(feature = "legacy-monitor-lock-order"));
     let hotplugger = flapping.map(|core| {
         sched::spawn(SpawnOptions::named("hotplug"), move || {
             while WOKEN.load(Ordering::Relaxed) < total {
