@@ -134,9 +134,10 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
     init_this_core_interrupts();
     smp::mark_online();
     log::info!(
-        "coresched: {} cores in the DTB, GICv{}, boot core {boot_index}, entered at EL{entry_el}",
+        "coresched: {} cores in the DTB, GICv{}, boot core {boot_index}, entered at EL{entry_el}, image at {:#x}",
         platform.cpus.len(),
-        controller.version()
+        controller.version(),
+        linker_symbol!("__image_start")
     );
 
     let table = &crate::monitor::kernel::CORE_TABLE;
