@@ -1,7 +1,7 @@
 //! Locking: the global lock order and the IRQ-safe spinlock every shared structure sits behind.
 //!
 //! - [`rank`]: [`LockRank`], the one statement of which lock may be taken under which.
-//! - [`IrqSpinLock`]: a ticket spinlock that masks interrupts while held and, in debug builds,
+//! - [`IrqSpinLock`]: a spinlock that masks interrupts while held and, in debug builds,
 //!   panics on an acquisition that breaks the order.
 //! - [`held_locks`]: the ranks a core holds, readable from any core (for the watchdog).
 //! - [`atomic`]: the atomics to use in code that loom models check.
