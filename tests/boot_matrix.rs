@@ -231,3 +231,14 @@ fn selftest_expected_timeout_is_ended_after_its_limit() {
         "message: {message}"
     );
 }
+
+#[test]
+fn selftest_stack_overflow_is_reported_with_core_task_and_address() {
+    let name = "selftest::stack_overflow";
+    let message = assert_reported_failed(&format!("test={name}"), name);
+    assert!(
+        message.starts_with("stack overflow on core ")
+            && message.contains(", task deep, address 0x"),
+        "message: {message}"
+    );
+}

@@ -1,5 +1,6 @@
-//! The harness's own tests: one passes, one fails, one panics, one never ends, and one takes two
-//! locks against the lock order (the rank checker must stop it). They run only
+//! The harness's own tests: one passes, one fails, one panics, one never ends, one takes two
+//! locks against the lock order (the rank checker must stop it), and one overflows a task's
+//! stack (the guard page must turn it into a report naming the core, the task and the address). They run only
 //! when named (`test=selftest::`), and the host checks that each is reported as it should be:
 //! a harness that cannot report a failure would make every other test meaningless.
 
@@ -31,5 +32,26 @@ kernel_test!(fn lock_order_inversion(_context) {
     // The 2019 sysmon order: the global scheduler lock, then a timer-queue lock.
     let _global = GLOBAL_SCHED.lock();
     let _timers = TIMER_QUEUE.lock();
+    Ok(())
+});
+
+/// Recurses with a kilobyte frame until the task's stack runs into its guard page.
+fn recurse_forever(depth: u64) -> u64 {
+    let mut frame = [0u8; 1024];
+    frame[(depth % 1024) as usize] = depth as u8;
+    core::hint::black_box(&mut frame);
+    if depth == u64::MAX {
+        return 0;
+    }
+    recurse_forever(depth + 1).wrapping_add(u64::from(frame[7]))
+}
+
+kernel_test!(fn stack_overflow(_context) {
+    let deep = crate::sched::spawn(crate::sched::SpawnOptions::named("deep"), || {
+        core::hint::black_box(recurse_forever(0));
+    });
+    if let Ok(deep) = deep {
+        deep.join();
+    }
     Ok(())
 });
