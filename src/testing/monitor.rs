@@ -13,12 +13,18 @@ use crate::time::Instant;
 use crate::timer::{self, Expiry};
 use crate::{MAX_CORES, check, check_eq, kernel_test};
 
-/// Runs a task on `core` that masks interrupts and spins for `duration`, then waits for it.
+/// Runs a task on `core` that masks interrupts, arms a timer due in 1 ms there (so the core has
+/// an overdue timer for as long as it hogs), and spins for `duration`; then waits for it.
 fn hog_core_with_interrupts_masked(core: usize, duration: Duration) -> bool {
     let spawned = sched::spawn(
         SpawnOptions::named("irq-masked hog").on_core(core),
         move || {
             let interrupts = crate::arch::irq_save_disable();
+            let expiry = Expiry {
+                callback: ignore,
+                argument: 0,
+            };
+            let _ = timer::arm_on(core, cpu::now_ns() + 1_000_000, expiry);
             let until = cpu::now_ns() + duration.as_nanos() as u64;
             while cpu::now_ns() < until {
                 core::hint::spin_loop();
@@ -53,8 +59,6 @@ kernel_test!(fn masked_core_is_kicked_retaken_and_reported(context) {
         return Ok(());
     };
     let before = COUNTERS.snapshot(&CORE_TABLE);
-    let expiry = Expiry { callback: ignore, argument: 0 };
-    check!(timer::arm_on(victim, cpu::now_ns() + 1_000_000, expiry).is_ok());
     let hog = Duration::from_nanos(2 * kernel::stall_limit_ns());
     check!(hog_core_with_interrupts_masked(victim, hog), "could not start the hog task");
     // The monitor acts on its next passes; on an emulated machine they may come late.
