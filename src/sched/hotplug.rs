@@ -78,7 +78,17 @@ pub fn core_online(core: usize) -> Result<(), HotplugError> {
         let _ = CORE_TABLE.change_state(core, CoreState::Offline);
         return Err(HotplugError::Firmware);
     }
-    wait_for_state(core, CoreState::Online)
+    let give_up = Instant::now().saturating_add(TRANSITION_LIMIT);
+    while !percpu::core(core).is_online() {
+        if Instant::now() >= give_up {
+            return Err(HotplugError::TimedOut);
+        }
+        let _ = super::sleep_for(Duration::from_micros(200));
+    }
+    CORE_TABLE
+        .change_state(core, CoreState::Online)
+        .map(|_| ())
+        .map_err(|_| HotplugError::NotAllowed(CORE_TABLE.state(core)))
 }
 
 /// Makes cores `0..count` online and the rest offline (the essential cores always stay).

@@ -141,8 +141,8 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
     );
 
     let table = &crate::monitor::kernel::CORE_TABLE;
-    // The table grows before the cores come up: every entry starts `Starting`, and each core
-    // turns itself `Online`; readers skip entries that are not online yet.
+    // The table grows before the cores come up: every entry starts `Starting` and turns
+    // `Online` once its core is up; readers skip entries that are not online yet.
     for index in 0..platform.cpus.len() {
         let _ = table.change_state(index, CoreState::Starting);
     }
@@ -162,6 +162,11 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         }
     }
     let online = smp::wait_online(platform.cpus.len(), ONLINE_TIMEOUT_NS);
+    // The boot core marks the started cores online in the table, one lock hold each: hundreds
+    // of fresh cores taking the core-table lock at once would only queue on it.
+    for index in (0..platform.cpus.len()).filter(|index| percpu::core(*index).is_online()) {
+        let _ = table.change_state(index, CoreState::Online);
+    }
     crate::kprintln!(
         "boot: {online} cores online in {} us guest time",
         cpu::now_ns() / 1000
@@ -370,6 +375,5 @@ extern "C" fn secondary_main(index: usize) -> ! {
     percpu::install(index);
     init_this_core_interrupts();
     smp::mark_online();
-    let _ = crate::monitor::kernel::CORE_TABLE.change_state(index, CoreState::Online);
     crate::sched::start_secondary_core()
 }

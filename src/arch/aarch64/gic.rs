@@ -227,6 +227,10 @@ impl Controller {
         unsafe { UniqueMmioPointer::new(NonNull::new(distributor as *mut Gicd).unwrap()) }
     }
 
+    /// This core's redistributor frame. Found once, in [`Controller::init_this_core`], by
+    /// matching GICR_TYPER's affinity against the core's MPIDR across every region, then
+    /// remembered in the core's [`PerCore`](super::percpu::PerCore): a scan reads one register
+    /// per frame, and with 512 cores that adds up.
     fn this_core_redistributor(&self) -> Option<GicRedistributor<'static>> {
         let Self::V3 {
             redistributor_regions,
@@ -235,18 +239,46 @@ impl Controller {
         else {
             return None;
         };
-        let mpidr = percpu::this_core().mpidr();
-        redistributor_regions.iter().find_map(|region| {
-            let base = NonNull::new(region.base() as *mut GicrSgi)?;
-            // SAFETY: each region comes from the DTB's GICv3 `reg` and is mapped as device
-            // memory; a region runs until a frame with GICR_TYPER.Last. Each core only ever uses
-            // the frame whose affinity is its own, so frames are not shared between cores.
-            let frames = unsafe { GicRedistributorIterator::new(base) }.ok()?;
-            frames
-                .into_iter()
-                .find(|frame| frame.typer().core_mpidr() == mpidr)
-        })
+        let core = percpu::this_core();
+        let frame = match core.gic_redistributor() {
+            0 => {
+                let mpidr = core.mpidr();
+                let found = redistributor_regions.iter().find_map(|region| {
+                    let base = NonNull::new(region.base() as *mut GicrSgi)?;
+                    // SAFETY: each region comes from the DTB's GICv3 `reg` and is mapped as
+                    // device memory; it runs until a frame with GICR_TYPER.Last.
+                    let frames = unsafe { GicRedistributorIterator::new(base) }.ok()?;
+                    let index = frames
+                        .into_iter()
+                        .position(|frame| frame.typer().core_mpidr() == mpidr)?;
+                    Some(region.base() as usize + index * redistributor_stride(base))
+                })?;
+                core.set_gic_redistributor(found);
+                found
+            }
+            known => known,
+        };
+        let frame = NonNull::new(frame as *mut GicrSgi)?;
+        // SAFETY: `frame` is this core's own redistributor frame (matched by MPIDR above), mapped
+        // as device memory; no other core uses it.
+        Some(GicRedistributor::new(unsafe {
+            UniqueMmioPointer::new(frame)
+        }))
     }
+}
+
+/// Bytes from one redistributor frame to the next: two 64 KiB pages, or four when the
+/// redistributor supports virtual LPIs (GICR_TYPER.VLPIS, GICv4).
+fn redistributor_stride(first_frame: NonNull<GicrSgi>) -> usize {
+    let typer = first_frame
+        .as_ptr()
+        .cast::<u8>()
+        .wrapping_add(0x8)
+        .cast::<u64>();
+    // SAFETY: GICR_TYPER (offset 0x8) is a read-only register of a frame the DTB describes,
+    // mapped as device memory.
+    let vlpis = unsafe { typer.read_volatile() } & (1 << 1) != 0;
+    if vlpis { 0x40000 } else { 0x20000 }
 }
 
 static CONTROLLER: spin::Once<Controller> = spin::Once::new();

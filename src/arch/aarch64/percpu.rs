@@ -18,6 +18,7 @@ pub struct PerCore {
     mpidr: AtomicU64,
     online: AtomicBool,
     gic_v2_interface_mask: AtomicU8,
+    gic_redistributor: AtomicUsize,
     /// Lowest address of the guard page below the core's current thread stack (0 if none).
     stack_guard: AtomicUsize,
 }
@@ -29,6 +30,7 @@ impl PerCore {
             mpidr: AtomicU64::new(u64::MAX),
             online: AtomicBool::new(false),
             gic_v2_interface_mask: AtomicU8::new(0),
+            gic_redistributor: AtomicUsize::new(0),
             stack_guard: AtomicUsize::new(0),
         }
     }
@@ -61,6 +63,16 @@ impl PerCore {
     /// Records the GICv2 CPU-interface mask the core read from its banked `ITARGETSR0`.
     pub fn set_gic_v2_interface_mask(&self, mask: u8) {
         self.gic_v2_interface_mask.store(mask, Ordering::Relaxed);
+    }
+
+    /// The address of the core's GICv3 redistributor frame (0 until found).
+    pub fn gic_redistributor(&self) -> usize {
+        self.gic_redistributor.load(Ordering::Relaxed)
+    }
+
+    /// Records the core's GICv3 redistributor frame.
+    pub fn set_gic_redistributor(&self, frame: usize) {
+        self.gic_redistributor.store(frame, Ordering::Relaxed);
     }
 
     /// The guard page below the stack the core runs on now.
