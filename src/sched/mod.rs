@@ -151,8 +151,8 @@ mod api {
         };
         let new = task::allocate(options.name, options.affinity).ok_or(SpawnError::TooManyTasks)?;
         let data = (new.stack_top - size_of::<F>()) & !(align_of::<F>().max(16) - 1);
-        // SAFETY: the slot's stack is private to this core until the task is published, and
-        // `data` (aligned for F) plus the switch frame below it lie within the stack.
+        // `data` (aligned for F) and the switch frame below it lie within the slot's stack.
+        // SAFETY: that stack is private to this core until the task is published.
         let saved_sp = unsafe {
             (data as *mut F).write(body);
             context::prepare_stack(data & !15, scheduler::task_entry, new.id as usize)

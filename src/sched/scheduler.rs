@@ -479,9 +479,9 @@ fn switch_to(core: usize, previous: TaskId, next: TaskId) {
     state.switches.fetch_add(1, Ordering::Relaxed);
     percpu::this_core().set_stack_guard(incoming.guard_page());
     let outgoing = task(previous);
-    // SAFETY: IRQs are masked (the caller's contract); `next` is off every core (waited for
-    // above) and its saved stack pointer came from `prepare_stack` or its last switch; the
-    // pointers are to the outgoing task's own fields.
+    // IRQs are masked (the caller's contract); `next` is off every core (waited for above)
+    // and its saved stack pointer came from `prepare_stack` or its last switch.
+    // SAFETY: so resuming it is sound; the pointers are the outgoing task's own fields.
     unsafe {
         context::switch(
             outgoing.saved_sp.get(),
@@ -585,8 +585,8 @@ pub(super) extern "C" fn task_entry(id: usize) -> ! {
     finish_switch();
     cpu::irq_enable();
     if let Some(body) = task(id as TaskId).take_body() {
-        // SAFETY: `spawn` stored a body whose `run` matches the closure at `data`, and a task
-        // starts once, so the closure is read exactly once.
+        // `spawn` stored a body whose `run` matches the closure at `data`.
+        // SAFETY: a task starts once, so the closure is read exactly once.
         unsafe { (body.run)(body.data) };
     }
     exit()

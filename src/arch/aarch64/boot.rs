@@ -310,8 +310,8 @@ fn carve_memory_and_enable_mmu(platform: &Platform, dtb: Range) -> BootMemory {
 fn install_scheduler_memory(memory: &BootMemory, cores: usize) {
     for core in 0..cores {
         let queue = (memory.timer_queues as *mut CoreTimerQueue).wrapping_add(core);
-        // SAFETY: the block was carved for `cores` queues, is mapped normal memory, aligned to
-        // a page (more than the queue needs), and nothing else refers to it.
+        // The block was carved for `cores` queues, is mapped normal memory, page aligned.
+        // SAFETY: in bounds, aligned, and nothing else refers to it.
         let queue: &'static CoreTimerQueue = unsafe {
             queue.write(IrqSpinLock::new(LockRank::TimerQueue, TimerQueue::new()));
             &*queue

@@ -245,8 +245,8 @@ impl Controller {
                 let mpidr = core.mpidr();
                 let found = redistributor_regions.iter().find_map(|region| {
                     let base = NonNull::new(region.base() as *mut GicrSgi)?;
-                    // SAFETY: each region comes from the DTB's GICv3 `reg` and is mapped as
-                    // device memory; it runs until a frame with GICR_TYPER.Last.
+                    // Each region comes from the DTB's GICv3 `reg`, mapped as device memory.
+                    // SAFETY: it runs until a frame with GICR_TYPER.Last; only read here.
                     let frames = unsafe { GicRedistributorIterator::new(base) }.ok()?;
                     let index = frames
                         .into_iter()
@@ -259,8 +259,8 @@ impl Controller {
             known => known,
         };
         let frame = NonNull::new(frame as *mut GicrSgi)?;
-        // SAFETY: `frame` is this core's own redistributor frame (matched by MPIDR above), mapped
-        // as device memory; no other core uses it.
+        // `frame` is this core's own redistributor frame (matched by MPIDR), device memory.
+        // SAFETY: no other core uses it, so this core's pointer is unique.
         Some(GicRedistributor::new(unsafe {
             UniqueMmioPointer::new(frame)
         }))
@@ -275,8 +275,8 @@ fn redistributor_stride(first_frame: NonNull<GicrSgi>) -> usize {
         .cast::<u8>()
         .wrapping_add(0x8)
         .cast::<u64>();
-    // SAFETY: GICR_TYPER (offset 0x8) is a read-only register of a frame the DTB describes,
-    // mapped as device memory.
+    // GICR_TYPER (offset 0x8) of a frame the DTB describes, mapped as device memory.
+    // SAFETY: a read-only register; reading it has no side effect.
     let vlpis = unsafe { typer.read_volatile() } & (1 << 1) != 0;
     if vlpis { 0x40000 } else { 0x20000 }
 }

@@ -88,8 +88,8 @@ pub fn start_core(
     let record_address = (&raw mut SECONDARY_BOOT)
         .cast::<SecondaryBoot>()
         .wrapping_add(index);
-    // SAFETY: `index` < MAX_CORES (it indexes the DTB's CPUs); only the boot core writes the
-    // records, each before starting its core, which reads it only after being started.
+    // `index` < MAX_CORES (it indexes the DTB's CPUs); only the boot core writes records.
+    // SAFETY: in bounds, and the core reads its record only after being started.
     unsafe { record_address.write(record) };
     percpu::core(index).set_stack_guard(stacks.thread.guard);
     let record_address = record_address as u64;
@@ -109,8 +109,8 @@ pub fn start_core(
         }
         EnableMethod::SpinTable { release_addr } => {
             let before = ONLINE_CORES.load(Ordering::Acquire);
-            // SAFETY: spin-table cores start one at a time (we wait below), so the shared slot
-            // is not overwritten while a released core may still read it.
+            // Spin-table cores start one at a time (we wait below).
+            // SAFETY: so the slot is not overwritten while a released core may still read it.
             unsafe { (&raw mut SPIN_TABLE_RECORD).write(record_address) };
             clean_to_point_of_coherency(&raw const SPIN_TABLE_RECORD as u64);
             let release = release_addr.get() as *mut u64;
