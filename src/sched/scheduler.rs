@@ -186,16 +186,6 @@ pub fn slice_end(core: usize) -> u64 {
     }
 }
 
-/// Context switches, preemptions and steals on `core` since boot.
-pub fn core_counters(core: usize) -> (u64, u64, u64) {
-    let state = &CORES[core];
-    (
-        state.switches.load(Ordering::Relaxed),
-        state.preemptions.load(Ordering::Relaxed),
-        state.steals.load(Ordering::Relaxed),
-    )
-}
-
 /// Makes the calling core's boot thread its first task and records its idle task.
 pub fn start_core(current: TaskId, idle: TaskId) {
     let core = cpu::core_id();
@@ -603,16 +593,6 @@ pub fn exit() -> ! {
     unreachable!("an exited task was resumed")
 }
 
-/// Counts of runnable work, for the idle-cores test and the monitor.
-pub fn queued_on(core: usize) -> usize {
-    CORES[core].queued.load(Ordering::Relaxed)
-}
-
-/// The number of cores currently in the idle set.
-pub fn idle_core_count() -> usize {
-    IDLE_CORES.load(Ordering::Relaxed)
-}
-
 /// Spawns the boot core's idle task (the boot thread itself keeps running as the main task).
 pub(super) fn spawn_idle_task(core: usize) -> Option<TaskId> {
     let new = task::allocate("idle", Affinity::Core(core))?;
@@ -645,9 +625,11 @@ pub fn report_cores(out: &mut impl core::fmt::Write) {
         };
         let _ = writeln!(
             out,
-            "  core {core}: running {name} (task {current}), {queued} queued ({} stealable), {} switches, idle flag {}",
+            "  core {core}: running {name} (task {current}), {queued} queued ({} stealable), {} switches, {} preemptions, {} steals, idle flag {}",
             state.movable.load(Ordering::Relaxed),
             state.switches.load(Ordering::Relaxed),
+            state.preemptions.load(Ordering::Relaxed),
+            state.steals.load(Ordering::Relaxed),
             state.idle.load(Ordering::Relaxed)
         );
     }

@@ -33,12 +33,6 @@ pub fn irq_enable() {
     DAIF.write(DAIF::I::Unmasked);
 }
 
-/// Whether IRQs are masked on this core.
-#[inline(always)]
-pub fn irqs_masked() -> bool {
-    DAIF.is_set(DAIF::I)
-}
-
 /// The index of the calling core in the DTB's `/cpus` order (0 = the boot core).
 #[inline(always)]
 pub fn core_id() -> usize {
