@@ -7,6 +7,18 @@
 #[derive(Clone, Copy, Debug)]
 pub struct IrqState(());
 
+impl IrqState {
+    /// The state as plain bits (always 0 on the host).
+    pub fn to_bits(self) -> u64 {
+        0
+    }
+
+    /// The state [`IrqState::to_bits`] gave.
+    pub fn from_bits(_bits: u64) -> Self {
+        Self(())
+    }
+}
+
 /// Masks interrupts on this core and returns the previous state (a no-op on the host).
 pub fn irq_save_disable() -> IrqState {
     IrqState(())

@@ -16,30 +16,27 @@
 use super::rank_check::{CheckedRank, HeldLocks, RankStack};
 use crate::MAX_CORES;
 use crate::arch::{self, IrqState};
-use spin::mutex::SpinMutex;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// One core's record, alone on its 64-byte cache line (the line size of the Cortex-A cores
-/// coresched runs on) so that cores never write to a shared line.
+/// coresched runs on) so that cores never write to a shared line. Only the core itself touches
+/// `locks_held` and `state_before_first`, and only with interrupts masked (from
+/// `prepare_acquire` to its last `record_release`), so plain loads and stores suffice: they are
+/// atomics only because the record sits in a shared static.
 #[repr(align(64))]
 struct CoreRecord {
-    irq: SpinMutex<IrqNesting>,
+    /// How many IRQ-safe locks the core holds.
+    locks_held: AtomicU32,
+    /// The interrupt state from before its first lock, restored when the last one goes.
+    state_before_first: AtomicU64,
     ranks: RankStack,
-}
-
-/// How many IRQ-safe locks a core holds, and its interrupt state from before the first. Only
-/// the owning core takes this lock, so it is never contended on the board.
-struct IrqNesting {
-    locks_held: u32,
-    state_before_first: Option<IrqState>,
 }
 
 impl CoreRecord {
     const fn new() -> Self {
         Self {
-            irq: SpinMutex::new(IrqNesting {
-                locks_held: 0,
-                state_before_first: None,
-            }),
+            locks_held: AtomicU32::new(0),
+            state_before_first: AtomicU64::new(0),
             ranks: RankStack::new(),
         }
     }
@@ -63,11 +60,13 @@ pub(crate) fn prepare_acquire(rank: CheckedRank) -> IrqState {
 pub(crate) fn record_acquire(rank: CheckedRank, saved: IrqState) {
     with_this_core(|_, record| {
         record.ranks.push(rank);
-        let mut irq = record.irq.lock();
-        if irq.locks_held == 0 {
-            irq.state_before_first = Some(saved);
+        let held = record.locks_held.load(Ordering::Relaxed);
+        if held == 0 {
+            record
+                .state_before_first
+                .store(saved.to_bits(), Ordering::Relaxed);
         }
-        irq.locks_held += 1;
+        record.locks_held.store(held + 1, Ordering::Relaxed);
     });
 }
 
@@ -76,15 +75,9 @@ pub(crate) fn record_acquire(rank: CheckedRank, saved: IrqState) {
 pub(crate) fn record_release(rank: CheckedRank) {
     let state_to_restore = with_this_core(|_, record| {
         record.ranks.remove(rank);
-        let mut irq = record.irq.lock();
-        // Every release follows its own acquisition on the same core (guards are not `Send`),
-        // so the count is at least 1 here.
-        irq.locks_held -= 1;
-        if irq.locks_held == 0 {
-            irq.state_before_first.take()
-        } else {
-            None
-        }
+        let held = record.locks_held.load(Ordering::Relaxed) - 1;
+        record.locks_held.store(held, Ordering::Relaxed);
+        (held == 0).then(|| IrqState::from_bits(record.state_before_first.load(Ordering::Relaxed)))
     });
     if let Some(state) = state_to_restore {
         arch::irq_restore(state);

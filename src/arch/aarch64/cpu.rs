@@ -13,6 +13,18 @@ use super::percpu;
 #[derive(Clone, Copy, Debug)]
 pub struct IrqState(u64);
 
+impl IrqState {
+    /// The state as plain bits, to keep in an atomic.
+    pub fn to_bits(self) -> u64 {
+        self.0
+    }
+
+    /// The state [`IrqState::to_bits`] gave.
+    pub fn from_bits(bits: u64) -> Self {
+        Self(bits)
+    }
+}
+
 /// Masks IRQs on this core and returns the previous mask, for [`irq_restore`].
 #[inline(always)]
 pub fn irq_save_disable() -> IrqState {
