@@ -265,11 +265,14 @@ mod hardware {
 
     /// Makes `core` program its hardware timer for its earliest deadline.
     pub fn reprogram_core(core: usize) {
+        // Masked, so the caller cannot be moved to another core between the check and the act.
+        let interrupts = crate::arch::irq_save_disable();
         if core == cpu::core_id() {
             reprogram_this_core();
         } else {
             irq::send_sgi(irq::Sgi::Reschedule, core);
         }
+        crate::arch::irq_restore(interrupts);
     }
 
     /// What each core's hardware timer is armed for ([`NO_DEADLINE`]: disarmed). Only the
@@ -282,12 +285,16 @@ mod hardware {
     /// timer on every context switch costs more than an occasional early interrupt. With
     /// nothing due at all the timer stays disarmed: an idle core gets no interrupts (tickless).
     pub fn reprogram_this_core() {
+        // Masked, so a timer interrupt cannot re-arm in between and be overwritten with a later
+        // deadline (a task arming a timer on its own core calls this with interrupts on).
+        let interrupts = crate::arch::irq_save_disable();
         let core = cpu::core_id();
         let due = super::earliest_deadline(core).min(crate::sched::scheduler::slice_end(core));
         if due < ARMED[core].load(Ordering::Relaxed) {
             ARMED[core].store(due, Ordering::Relaxed);
             timer::arm(due);
         }
+        crate::arch::irq_restore(interrupts);
     }
 
     /// The core that takes the timers of a core that is offline.
