@@ -210,13 +210,7 @@ impl Boot {
 
     /// The QEMU command line (after the program name) that boots `image`.
     pub fn qemu_args(&self, image: &Path) -> Vec<OsString> {
-        let mut args: Vec<OsString> = self
-            .machine
-            .qemu_args()
-            .into_iter()
-            .map(Into::into)
-            .collect();
-        args.extend(["-kernel".into(), image.into()]);
+        let mut args = self.machine.qemu_args_booting(image);
         args.extend([
             "-append".into(),
             format!("{} {EXIT_BOOTARG}", self.bootargs).into(),

@@ -92,13 +92,7 @@ impl LinuxPeer {
 
     /// The QEMU command line (after the program name) that boots `files`.
     pub fn qemu_args(&self, files: &PeerFiles) -> Vec<OsString> {
-        let mut args: Vec<OsString> = self
-            .machine
-            .qemu_args()
-            .into_iter()
-            .map(Into::into)
-            .collect();
-        args.extend(["-kernel".into(), files.kernel.clone().into()]);
+        let mut args = self.machine.qemu_args_booting(&files.kernel);
         args.extend(["-initrd".into(), files.initramfs.clone().into()]);
         args.extend(["-append", LINUX_COMMAND_LINE, "-no-reboot"].map(OsString::from));
         args.extend(Console::Captured.qemu_args().iter().map(OsString::from));

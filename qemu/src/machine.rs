@@ -1,7 +1,9 @@
 //! The virtual board a boot runs on: the QEMU `virt` settings coresched cares about, the limits
 //! QEMU puts on them, and the QEMU arguments they turn into.
 
+use std::ffi::OsString;
 use std::fmt;
+use std::path::Path;
 
 /// The most vCPUs QEMU `virt` runs (with GICv3); coresched's `MAX_CORES` matches it.
 pub const MAX_SMP: u32 = 512;
@@ -155,6 +157,14 @@ impl Machine {
         if self.icount {
             args.extend(["-icount".to_owned(), "shift=0".to_owned()]);
         }
+        args
+    }
+
+    /// [`Machine::qemu_args`] followed by `-kernel <kernel>`: the start of every command line
+    /// that boots a kernel on this board.
+    pub fn qemu_args_booting(&self, kernel: &Path) -> Vec<OsString> {
+        let mut args: Vec<OsString> = self.qemu_args().into_iter().map(Into::into).collect();
+        args.extend(["-kernel".into(), kernel.into()]);
         args
     }
 }
