@@ -197,8 +197,7 @@ pub fn start_core(current: TaskId, idle: TaskId) {
     state.going_offline.store(false, Ordering::Relaxed);
     state.run_queue.lock().closed = false;
     state.current.store(current, Ordering::Release);
-    start_slice(core, current);
-    publish_switch(core, current);
+    start_run(core, current);
     percpu::this_core().set_stack_guard(task(current).guard_page());
 }
 
@@ -344,7 +343,7 @@ pub fn schedule() {
     if next == previous {
         // Nobody else to run: the same task goes on, with a fresh slice.
         task(next).set_state(State::Running);
-        start_slice(core, next);
+        set_slice_end(core, next == idle, cpu::now_ns());
         crate::monitor::kernel::CORE_TABLE.publish_heartbeat(core);
         crate::timer::reprogram_this_core();
         return;
@@ -352,26 +351,30 @@ pub fn schedule() {
     switch_to(core, previous, next);
 }
 
-/// Tells the monitor that `core` now runs `next` (or idles), which is also a heartbeat.
-fn publish_switch(core: usize, next: TaskId) {
+/// Starts `next` on `core`: its time slice (none for the idle task: tickless idle) and the
+/// monitor's record of what the core runs since when, which is also a heartbeat. The clock is
+/// read once for both.
+fn start_run(core: usize, next: TaskId) {
+    let idle = next == CORES[core].idle_task.load(Ordering::Relaxed);
+    let now = if idle { 0 } else { cpu::now_ns() };
+    set_slice_end(core, idle, now);
     let table = &crate::monitor::kernel::CORE_TABLE;
     table.publish_heartbeat(core);
-    if next == CORES[core].idle_task.load(Ordering::Relaxed) {
+    if idle {
         table.publish_idle(core);
     } else {
-        table.publish_running(core, next, cpu::now_ns());
+        table.publish_running(core, next, now);
     }
 }
 
-/// Starts the time slice of `next` on `core`: none for the idle task (tickless idle).
-fn start_slice(core: usize, next: TaskId) {
-    let state = &CORES[core];
-    let slice_end = if next == state.idle_task.load(Ordering::Relaxed) {
+/// Ends `core`'s time slice one slice after `now`, or never for the idle task.
+fn set_slice_end(core: usize, idle: bool, now: u64) {
+    let slice_end = if idle {
         NO_DEADLINE
     } else {
-        cpu::now_ns().saturating_add(SLICE_NS.load(Ordering::Relaxed))
+        now.saturating_add(SLICE_NS.load(Ordering::Relaxed))
     };
-    state.slice_end.store(slice_end, Ordering::Relaxed);
+    CORES[core].slice_end.store(slice_end, Ordering::Relaxed);
 }
 
 /// The next task for `core`: from its own queue (where `requeue`, the task it just stopped, goes
@@ -462,9 +465,8 @@ fn switch_to(core: usize, previous: TaskId, next: TaskId) {
     incoming.on_core.store(1, Ordering::Relaxed);
     incoming.set_state(State::Running);
     incoming.last_core.store(core, Ordering::Relaxed);
-    start_slice(core, next);
     state.current.store(next, Ordering::Relaxed);
-    publish_switch(core, next);
+    start_run(core, next);
     state.previous.store(previous, Ordering::Relaxed);
     state.switches.fetch_add(1, Ordering::Relaxed);
     percpu::this_core().set_stack_guard(incoming.guard_page());

@@ -268,7 +268,7 @@ mod hardware {
         // Masked, so the caller cannot be moved to another core between the check and the act.
         let interrupts = crate::arch::irq_save_disable();
         if core == cpu::core_id() {
-            reprogram_this_core();
+            program(core);
         } else {
             irq::send_sgi(irq::Sgi::Reschedule, core);
         }
@@ -280,21 +280,26 @@ mod hardware {
     static ARMED: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(NO_DEADLINE) }; MAX_CORES];
 
     /// Makes sure this core's hardware timer fires no later than the earlier of its earliest
-    /// timer and the end of the running task's time slice. Lazy: a timer armed for an earlier
-    /// moment is left alone (it fires, finds nothing due, and re-arms), because writing the
-    /// timer on every context switch costs more than an occasional early interrupt. With
-    /// nothing due at all the timer stays disarmed: an idle core gets no interrupts (tickless).
+    /// timer and the end of the running task's time slice (see `program`).
     pub fn reprogram_this_core() {
         // Masked, so a timer interrupt cannot re-arm in between and be overwritten with a later
         // deadline (a task arming a timer on its own core calls this with interrupts on).
         let interrupts = crate::arch::irq_save_disable();
-        let core = cpu::core_id();
+        program(cpu::core_id());
+        crate::arch::irq_restore(interrupts);
+    }
+
+    /// Programs `core`'s timer, which must be the calling core, with interrupts masked. Lazy:
+    /// a timer armed for an earlier moment is left alone (it fires, finds nothing due, and
+    /// re-arms), because writing the timer on every context switch costs more than an
+    /// occasional early interrupt. With nothing due at all the timer stays disarmed: an idle
+    /// core gets no interrupts (tickless).
+    fn program(core: usize) {
         let due = super::earliest_deadline(core).min(crate::sched::scheduler::slice_end(core));
         if due < ARMED[core].load(Ordering::Relaxed) {
             ARMED[core].store(due, Ordering::Relaxed);
             timer::arm(due);
         }
-        crate::arch::irq_restore(interrupts);
     }
 
     /// The core that takes the timers of a core that is offline.
@@ -315,12 +320,11 @@ mod hardware {
         let core = cpu::core_id();
         INTERRUPTS[core].fetch_add(1, Ordering::Relaxed);
         crate::monitor::kernel::CORE_TABLE.publish_heartbeat(core);
-        timer::disarm();
-        ARMED[core].store(NO_DEADLINE, Ordering::Relaxed);
+        disarm_this_core();
         let now = cpu::now_ns();
         fire_expired(core, now);
         crate::sched::scheduler::timer_tick(core, now);
-        reprogram_this_core();
+        program(core);
     }
 }
 
