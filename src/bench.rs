@@ -59,7 +59,7 @@ fn yield_switch(core: usize) -> u64 {
     };
     let first = spawn_pinned("yield-a", core, yielder);
     let second = spawn_pinned("yield-b", core, yielder);
-    let _ = sched::sleep_for(Duration::from_millis(1));
+    sched::sleep_for(Duration::from_millis(1));
     let start = Instant::now();
     START.release();
     START.release();
@@ -102,7 +102,7 @@ fn sleep_lateness(core: usize) -> u64 {
     spawn_pinned("sleeper", core, || {
         for _ in 0..SLEEPS {
             let deadline = Instant::now().saturating_add(Duration::from_micros(100));
-            let _ = sched::sleep_until(deadline);
+            sched::sleep_until(deadline);
             let late = Instant::now()
                 .saturating_duration_since(deadline)
                 .as_nanos() as u64;
@@ -194,7 +194,7 @@ pub fn run(cores: usize) -> ExitCode {
         },
     ];
     // The monitor has been scanning all along; give it a few more passes at its idle pace.
-    let _ = sched::sleep_for(Duration::from_millis(30));
+    sched::sleep_for(Duration::from_millis(30));
     let monitor = crate::monitor::kernel::COUNTERS.snapshot(&crate::monitor::kernel::CORE_TABLE);
     kprintln!("| operation | coresched |");
     kprintln!("| --- | --- |");

@@ -108,7 +108,7 @@ fn monitor_loop() {
         if CONTINUOUS.load(Ordering::Relaxed) {
             sched::yield_now();
         } else {
-            let _ = sched::sleep_for(Duration::from_nanos(pass.sleep_ns));
+            sched::sleep_for(Duration::from_nanos(pass.sleep_ns));
         }
     }
 }

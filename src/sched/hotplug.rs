@@ -49,7 +49,7 @@ fn wait_for_state(core: usize, wanted: CoreState) -> Result<(), HotplugError> {
         if Instant::now() >= give_up {
             return Err(HotplugError::TimedOut);
         }
-        let _ = super::sleep_for(Duration::from_micros(200));
+        super::sleep_for(Duration::from_micros(200));
     }
     Ok(())
 }
@@ -75,7 +75,9 @@ pub fn core_online(core: usize) -> Result<(), HotplugError> {
         .map_err(|_| HotplugError::NotAllowed(CORE_TABLE.state(core)))?;
     crate::timer::reopen(core);
     if smp::restart_core(core).is_err() {
-        let _ = CORE_TABLE.change_state(core, CoreState::Offline);
+        if let Err(error) = CORE_TABLE.change_state(core, CoreState::Offline) {
+            log::error!("core {core} did not restart, and stays {error:?}");
+        }
         return Err(HotplugError::Firmware);
     }
     let give_up = Instant::now().saturating_add(TRANSITION_LIMIT);
@@ -83,7 +85,7 @@ pub fn core_online(core: usize) -> Result<(), HotplugError> {
         if Instant::now() >= give_up {
             return Err(HotplugError::TimedOut);
         }
-        let _ = super::sleep_for(Duration::from_micros(200));
+        super::sleep_for(Duration::from_micros(200));
     }
     CORE_TABLE
         .change_state(core, CoreState::Online)
@@ -116,15 +118,24 @@ pub fn set_active_cores(count: usize) -> Result<(), HotplugError> {
 /// its run queue was handed over (`tasks_moved`): move its timers, leave, power off.
 pub(super) fn power_off_this_core(tasks_moved: usize) -> ! {
     let core = cpu::core_id();
-    let timers_moved = crate::timer::migrate(core, heir_core());
+    let timers = crate::timer::migrate(core, heir_core());
     crate::timer::disarm_this_core();
     log::info!(
-        "core {core} going offline: {tasks_moved} tasks and {timers_moved} timers moved to core {}",
+        "core {core} going offline: {tasks_moved} tasks and {} timers moved to core {}",
+        timers.moved,
         heir_core()
     );
+    if timers.lost > 0 {
+        log::error!("core {core} going offline: {} timers lost", timers.lost);
+    }
     smp::mark_offline();
-    let _ = CORE_TABLE.change_state(core, CoreState::Offline);
+    if let Err(error) = CORE_TABLE.change_state(core, CoreState::Offline) {
+        log::error!("core {core} going offline: {error:?}");
+    }
     debug_assert!(!percpu::this_core().is_online());
-    let _ = psci::cpu_off();
+    // Returns only if the firmware refused: the core then parks, as good as off.
+    if let Err(error) = psci::cpu_off() {
+        log::warn!("core {core}: PSCI CPU_OFF refused ({error:?}); parked instead");
+    }
     stop::park()
 }

@@ -37,7 +37,7 @@ mod api {
     pub use super::wait::{Event, Mutex, MutexGuard, Semaphore, WaitQueue};
     use crate::arch::aarch64::{context, cpu};
     use crate::time::Instant;
-    use crate::timer::{self, Expiry, TimerError};
+    use crate::timer;
 
     /// How to spawn a task.
     #[derive(Clone, Copy, Debug)]
@@ -175,35 +175,27 @@ mod api {
         scheduler::yield_now();
     }
 
-    fn wake_sleeper(packed: usize) {
-        let (id, generation) = ((packed & 0xffff_ffff) as TaskId, (packed >> 32) as u32);
-        if task(id).generation() == generation {
-            scheduler::wake(id);
-        }
+    fn wake_sleeper(id: usize) {
+        // A task's reserved timer is armed only while it sleeps, and it fires once.
+        scheduler::wake(id as TaskId);
     }
 
-    /// Blocks the calling task until `deadline` (no earlier). Fails, without sleeping, when
-    /// this core's timer queue is full.
-    pub fn sleep_until(deadline: Instant) -> Result<(), TimerError> {
+    /// Blocks the calling task until `deadline` (no earlier). Never fails: each task has a
+    /// timer of its own, reserved with its slot, so sleeping needs no room in any queue.
+    pub fn sleep_until(deadline: Instant) {
         let interrupts = crate::arch::irq_save_disable();
         let me = scheduler::current_id();
         task(me).set_state(TaskState::Blocked);
-        let expiry = Expiry {
-            callback: wake_sleeper,
-            argument: me as usize | (task(me).generation() as usize) << 32,
-        };
-        let armed = timer::arm_on(cpu::core_id(), deadline.as_nanos(), expiry);
-        match armed {
-            Ok(_) => scheduler::schedule(),
-            Err(_) => task(me).set_state(TaskState::Running),
-        }
+        // Cannot fail: this core runs the scheduler, so it has a timer queue.
+        timer::arm_reserved(cpu::core_id(), me as usize, deadline.as_nanos(), wake_sleeper)
+            .expect("the running core has a timer queue");
+        scheduler::schedule();
         crate::arch::irq_restore(interrupts);
-        armed.map(|_| ())
     }
 
-    /// Blocks the calling task for at least `duration`.
-    pub fn sleep_for(duration: Duration) -> Result<(), TimerError> {
-        sleep_until(Instant::now().saturating_add(duration))
+    /// Blocks the calling task for at least `duration`. Never fails (see [`sleep_until`]).
+    pub fn sleep_for(duration: Duration) {
+        sleep_until(Instant::now().saturating_add(duration));
     }
 
     /// Ends the calling task.
@@ -233,12 +225,17 @@ mod api {
         scheduler::start_core(main, idle);
     }
 
-    /// Starts the scheduler on a secondary core: its boot thread becomes its idle task.
-    pub fn start_secondary_core() -> ! {
+    /// Starts the scheduler on a secondary core: its boot thread becomes its idle task, which
+    /// the caller then runs with [`idle_loop`] once it has announced the core online.
+    pub fn start_secondary_core() {
         let core = cpu::core_id();
         let guard = crate::arch::aarch64::percpu::this_core().stack_guard();
         let idle = task::adopt_boot_thread("idle", core, guard);
         scheduler::start_core(idle, idle);
+    }
+
+    /// Runs the calling core's idle task: whatever is runnable, else WFI. Never returns.
+    pub fn idle_loop() -> ! {
         scheduler::idle_loop()
     }
 

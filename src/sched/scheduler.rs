@@ -247,8 +247,9 @@ fn adopt_from_offline_core(core: usize, id: TaskId) {
 
 fn push_global(id: TaskId) {
     let mut global = GLOBAL.lock();
-    // Cannot fail: the global queue has a place for every task slot, and a task is queued once.
-    let _ = global.queue.push(id);
+    // The global queue has a place for every task slot, and a task is queued once: a refusal
+    // is a bug that would lose the task, so it stops the kernel rather than go unnoticed.
+    assert!(global.queue.push(id).is_ok(), "global run queue overflow: task {id} lost");
     GLOBAL_QUEUED.store(global.queue.len(), Ordering::SeqCst);
 }
 
@@ -445,13 +446,17 @@ fn steal(core: usize) -> Option<TaskId> {
     // Like Go's spinning M that found work: there may be more, so wake another idle core.
     wake_idle_core();
     debug_assert!(rest.len() < steal_count(RUN_QUEUE_CAPACITY) + 1);
-    let mut queue = CORES[core].run_queue.lock();
-    for id in rest {
-        // Cannot fail: this core's queue was empty when it went stealing, and only its owner
-        // takes work in; at most half a queue was stolen.
-        let _ = queue.push(*id);
+    let overflow: Vec<TaskId, { RUN_QUEUE_CAPACITY / 2 + 1 }> = {
+        let mut queue = CORES[core].run_queue.lock();
+        // Other cores may have queued work here while this one was stealing, so the loot may
+        // not all fit: what does not goes to the global queue.
+        let overflow = rest.iter().filter_map(|id| queue.push(*id).err()).collect();
+        publish_queued(core, &queue);
+        overflow
+    };
+    for id in overflow {
+        push_global(id);
     }
-    publish_queued(core, &queue);
     Some(first)
 }
 

@@ -11,7 +11,7 @@ use heapless::Vec;
 
 use super::wait::WaitQueue;
 use crate::platform::memory::Stack;
-use crate::sync::{IrqSpinLock, LockRank};
+use crate::sync::{IrqSpinLock, LockRank, SharedStr};
 
 /// Task slots: spawned tasks plus one boot thread per possible core (the boot-time stack pool
 /// may allow fewer spawned tasks).
@@ -65,7 +65,8 @@ pub struct Task {
     /// The intrusive link of the wait queue the task is blocked on.
     pub(super) wait_next: AtomicU32,
     pub(super) saved_sp: UnsafeCell<usize>,
-    name: UnsafeCell<&'static str>,
+    /// Read by any core (reports) while a reused slot gets its new name.
+    name: SharedStr,
     body: UnsafeCell<Option<Body>>,
     stack: UnsafeCell<Option<Stack>>,
     /// Tasks waiting in `JoinHandle::join` for this one to exit.
@@ -95,7 +96,7 @@ impl Task {
             last_core: AtomicUsize::new(0),
             wait_next: AtomicU32::new(NO_TASK),
             saved_sp: UnsafeCell::new(0),
-            name: UnsafeCell::new(""),
+            name: SharedStr::new(""),
             body: UnsafeCell::new(None),
             stack: UnsafeCell::new(None),
             joiners: WaitQueue::new(),
@@ -126,8 +127,7 @@ impl Task {
 
     /// The task's name, as given at spawn.
     pub fn name(&self) -> &'static str {
-        // SAFETY: written only while the slot is private to its spawner (before publication).
-        unsafe { *self.name.get() }
+        self.name.get()
     }
 
     /// Which cores may run the task.
@@ -184,14 +184,14 @@ pub fn id_of(task: &Task) -> TaskId {
 }
 
 /// Free slots that have a pooled stack, and how many slots have one at all.
-static FREE: IrqSpinLock<Vec<TaskId, MAX_TASKS>> = IrqSpinLock::new(LockRank::Heap, Vec::new());
+static FREE: IrqSpinLock<Vec<TaskId, MAX_TASKS>> = IrqSpinLock::new(LockRank::TaskSlots, Vec::new());
 static POOLED: AtomicUsize = AtomicUsize::new(0);
 
 /// Free slots each core keeps for itself (like Go's per-P free list), so that spawning and
 /// exiting rarely touch the shared list: cores trade slots with it a batch at a time.
 const CORE_CACHE: usize = 64;
 static CORE_FREE: [IrqSpinLock<Vec<TaskId, CORE_CACHE>>; crate::MAX_CORES] =
-    [const { IrqSpinLock::new(LockRank::Heap, Vec::new()) }; crate::MAX_CORES];
+    [const { IrqSpinLock::new(LockRank::TaskSlots, Vec::new()) }; crate::MAX_CORES];
 
 /// Gives slot `POOLED` the stack `stack` and makes it available to `spawn`. Boot calls it once
 /// per pooled stack; returns false once the table is full.
@@ -283,11 +283,9 @@ pub(super) fn allocate(name: &'static str, affinity: Affinity) -> Option<NewTask
     let id = take_free_slot()?;
     let slot = task(id);
     slot.generation.fetch_add(1, Ordering::Relaxed);
+    slot.name.set(name);
     // SAFETY: the slot came off the free list, so this core owns it until it is published.
-    let stack_top = unsafe {
-        *slot.name.get() = name;
-        (*slot.stack.get()).map_or(0, |stack| stack.top)
-    };
+    let stack_top = unsafe { (*slot.stack.get()).map_or(0, |stack| stack.top) };
     slot.affinity.store(
         match affinity {
             Affinity::Any => ANY_CORE,
@@ -319,9 +317,9 @@ const BOOT_THREAD_SLOTS: usize = MAX_TASKS - crate::MAX_CORES;
 pub(super) fn adopt_boot_thread(name: &'static str, core: usize, guard: usize) -> TaskId {
     let id = (BOOT_THREAD_SLOTS + core) as TaskId;
     let slot = task(id);
+    slot.name.set(name);
     // SAFETY: the reserved slot belongs to this core's boot thread alone.
     unsafe {
-        *slot.name.get() = name;
         *slot.stack.get() = Some(Stack {
             guard,
             bottom: guard + crate::platform::memory::PAGE_SIZE,

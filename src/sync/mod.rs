@@ -4,16 +4,19 @@
 //! - [`IrqSpinLock`]: a spinlock that masks interrupts while held and, in debug builds,
 //!   panics on an acquisition that breaks the order.
 //! - [`held_locks`]: the ranks a core holds, readable from any core (for the watchdog).
+//! - [`SharedStr`]: a `&'static str` rewritten by its owner and read by any core, never torn.
 //! - [`atomic`]: the atomics to use in code that loom models check.
 
 mod held;
 pub mod rank;
 mod rank_check;
+mod shared_str;
 mod spinlock;
 
 pub use held::held_locks;
 pub use rank::LockRank;
 pub use rank_check::{HELD_LOCKS_DEPTH, HeldLocks, rank_check_enabled, set_rank_check_enabled};
+pub use shared_str::SharedStr;
 pub use spinlock::{IrqSpinLock, IrqSpinLockGuard};
 
 /// Atomic types and orderings: `core::sync::atomic` normally, `loom::sync::atomic` under

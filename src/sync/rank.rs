@@ -45,22 +45,28 @@ pub enum LockRank {
     /// holding it (the fix of Go commit b50fcc88, which scans under `allpLock` instead of
     /// `sched.lock`, taken one step further).
     CoreTable = 4,
-    /// The kernel allocator. Near the inside, because any code path may allocate while
-    /// holding a scheduling lock; in turn the allocator may take no lock but the console's.
-    Heap = 5,
+    /// The free task-slot lists (shared and per core). Near the inside, because spawning and
+    /// releasing a task may happen while a scheduling lock is held; in turn they take no lock
+    /// but the ones below.
+    TaskSlots = 5,
+    /// The interrupt controller, where its driver needs exclusive access (GICv2: one `arm-gic`
+    /// instance for all cores). Sending an SGI or acknowledging an interrupt may happen under
+    /// any scheduling lock, and takes no other lock.
+    InterruptController = 6,
     /// The console. The innermost lock, so logging works while holding any other lock.
-    Console = 6,
+    Console = 7,
 }
 
 impl LockRank {
     /// Every rank, outermost first; `LockRank::ALL[i] as usize == i`.
-    pub const ALL: [LockRank; 7] = [
+    pub const ALL: [LockRank; 8] = [
         LockRank::WaitQueue,
         LockRank::TimerQueue,
         LockRank::GlobalSched,
         LockRank::RunQueue,
         LockRank::CoreTable,
-        LockRank::Heap,
+        LockRank::TaskSlots,
+        LockRank::InterruptController,
         LockRank::Console,
     ];
 
@@ -75,7 +81,8 @@ impl LockRank {
             LockRank::GlobalSched => "global_sched",
             LockRank::RunQueue => "run_queue",
             LockRank::CoreTable => "core_table",
-            LockRank::Heap => "heap",
+            LockRank::TaskSlots => "task_slots",
+            LockRank::InterruptController => "interrupt_controller",
             LockRank::Console => "console",
         }
     }

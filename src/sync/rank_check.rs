@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     #[should_panic(
-        expected = "acquiring wait_queue (WaitQueue=0) while holding console (Console=6)"
+        expected = "acquiring wait_queue (WaitQueue=0) while holding console (Console=7)"
     )]
     fn try_lock_is_checked_too() {
         let console = lock_of(LockRank::Console);

@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn try_lock_fails_while_held_and_succeeds_after() {
-        let lock = IrqSpinLock::new(LockRank::Heap, 7u32);
+        let lock = IrqSpinLock::new(LockRank::TaskSlots, 7u32);
         let guard = lock.lock();
         assert!(lock.is_locked());
         std::thread::scope(|scope| {

@@ -58,7 +58,7 @@ kernel_test!(fn offline_core_hands_over_tasks_and_timers(context) {
     PINNED_DONE.store(0, Ordering::Relaxed);
     for _ in 0..4 {
         let pinned = sched::spawn(SpawnOptions::named("pinned-sleeper").on_core(victim), || {
-            let _ = sched::sleep_for(Duration::from_millis(20));
+            sched::sleep_for(Duration::from_millis(20));
             PINNED_DONE.fetch_add(1, Ordering::Release);
         });
         check!(pinned.is_ok());
@@ -72,7 +72,7 @@ kernel_test!(fn offline_core_hands_over_tasks_and_timers(context) {
     ALL_FIRED.wait();
     let give_up = Instant::now().saturating_add(Duration::from_secs(5));
     while PINNED_DONE.load(Ordering::Acquire) < 4 && Instant::now() < give_up {
-        let _ = sched::sleep_for(Duration::from_millis(1));
+        sched::sleep_for(Duration::from_millis(1));
     }
     check_eq!(FIRED.load(Ordering::Acquire), TIMERS);
     check_eq!(EARLY.load(Ordering::Relaxed), 0);

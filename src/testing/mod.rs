@@ -14,6 +14,8 @@ mod boot;
 #[cfg(target_os = "none")]
 mod hotplug;
 #[cfg(target_os = "none")]
+mod irq;
+#[cfg(target_os = "none")]
 mod monitor;
 #[cfg(target_os = "none")]
 mod runner;

@@ -67,7 +67,7 @@ kernel_test!(fn masked_core_is_kicked_retaken_and_reported(context) {
     };
     let give_up = Instant::now().saturating_add(Duration::from_secs(2));
     while !caught(&COUNTERS.snapshot(&CORE_TABLE)) && Instant::now() < give_up {
-        let _ = sched::sleep_for(Duration::from_millis(10));
+        sched::sleep_for(Duration::from_millis(10));
     }
     let after = COUNTERS.snapshot(&CORE_TABLE);
     check!(after.kicks > before.kicks, "the overdue timer on core {victim} was never kicked");
@@ -88,7 +88,7 @@ kernel_test!(fn hung_monitor_is_reported_by_its_buddy(context) {
     // The buddy checks every 250 ms; on an emulated machine its check may come late.
     let give_up = Instant::now().saturating_add(Duration::from_secs(2));
     while kernel::buddy_reports() == before && Instant::now() < give_up {
-        let _ = sched::sleep_for(Duration::from_millis(10));
+        sched::sleep_for(Duration::from_millis(10));
     }
     check_eq!(kernel::buddy_reports(), before + 1);
     Ok(())
@@ -142,7 +142,7 @@ kernel_test!(fn timer_wakeups_across_cores_with_the_monitor_scanning(context) {
                 deadline += TIMER_SPACING_NS;
                 let expiry = Expiry { callback: timer_fired, argument };
                 while timer::arm_on(core, deadline, expiry).is_err() {
-                    let _ = sched::sleep_for(Duration::from_micros(100));
+                    sched::sleep_for(Duration::from_micros(100));
                 }
             }
         });
@@ -167,7 +167,7 @@ kernel_test!(fn timer_wakeups_across_cores_with_the_monitor_scanning(context) {
         sched::spawn(SpawnOptions::named("hotplug"), move || {
             while WOKEN.load(Ordering::Relaxed) < total {
                 let cycle = hotplug::core_offline(core).and_then(|()| {
-                    let _ = sched::sleep_for(Duration::from_millis(2));
+                    sched::sleep_for(Duration::from_millis(2));
                     hotplug::core_online(core)
                 });
                 if cycle.is_err() {
@@ -175,13 +175,13 @@ kernel_test!(fn timer_wakeups_across_cores_with_the_monitor_scanning(context) {
                     return;
                 }
                 CYCLES.fetch_add(1, Ordering::Relaxed);
-                let _ = sched::sleep_for(Duration::from_millis(2));
+                sched::sleep_for(Duration::from_millis(2));
             }
         })
     });
     let give_up = Instant::now().saturating_add(Duration::from_secs(20));
     while WOKEN.load(Ordering::Relaxed) < total && Instant::now() < give_up {
-        let _ = sched::sleep_for(Duration::from_millis(1));
+        sched::sleep_for(Duration::from_millis(1));
     }
     kernel::scan_continuously(false);
     if let Some(Ok(hotplugger)) = hotplugger {

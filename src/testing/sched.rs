@@ -13,7 +13,7 @@ use crate::{MAX_CORES, check, check_eq, kernel_test};
 fn wait_until(timeout: Duration, done: impl Fn() -> bool) -> bool {
     let give_up = Instant::now().saturating_add(timeout);
     while !done() && Instant::now() < give_up {
-        let _ = sched::sleep_for(Duration::from_micros(200));
+        sched::sleep_for(Duration::from_micros(200));
     }
     done()
 }
@@ -46,7 +46,8 @@ kernel_test!(fn ten_thousand_sleepers_wake_on_time(_context) {
         expected_sum += index;
         let body = move || {
             let deadline = Instant::now().saturating_add(delay);
-            if sched::sleep_until(deadline).is_err() || Instant::now() < deadline {
+            sched::sleep_until(deadline);
+            if Instant::now() < deadline {
                 EARLY.fetch_add(1, Ordering::Relaxed);
             }
             SUM.fetch_add(index, Ordering::Relaxed);
@@ -56,7 +57,7 @@ kernel_test!(fn ten_thousand_sleepers_wake_on_time(_context) {
             match sched::spawn(SpawnOptions::named("sleeper"), body) {
                 Ok(_detached) => break,
                 Err(SpawnError::TooManyTasks) => {
-                    let _ = sched::sleep_for(Duration::from_micros(500));
+                    sched::sleep_for(Duration::from_micros(500));
                 }
                 Err(error) => return Err(crate::testing::TestFailure::new(format_args!("spawn: {error:?}"))),
             }
@@ -66,6 +67,51 @@ kernel_test!(fn ten_thousand_sleepers_wake_on_time(_context) {
     check!(all, "only {} of {SLEEPERS} sleepers finished", FINISHED.load(Ordering::Acquire));
     check_eq!(EARLY.load(Ordering::Relaxed), 0);
     check_eq!(SUM.load(Ordering::Relaxed), expected_sum);
+    Ok(())
+});
+
+kernel_test!(fn every_task_the_pool_allows_sleeps_at_once(context) {
+    // Every task slot sleeps at the same time on one core: far more sleepers than one core's
+    // explicit timers (`TIMERS_PER_CORE`), none refused, none early, none lost.
+    static ASLEEP: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+    static WOKEN: AtomicUsize = AtomicUsize::new(0);
+    static EARLY: AtomicUsize = AtomicUsize::new(0);
+    static DEADLINE_NS: AtomicU64 = AtomicU64::new(0);
+    static START: Event = Event::new();
+    for counter in [&ASLEEP, &PEAK, &WOKEN, &EARLY] {
+        counter.store(0, Ordering::Relaxed);
+    }
+    START.reset();
+    let core = context.cores - 1;
+    let mut spawned = 0usize;
+    loop {
+        let sleeper = sched::spawn(SpawnOptions::named("sleeper").on_core(core), || {
+            START.wait();
+            let deadline = Instant::from_nanos(DEADLINE_NS.load(Ordering::Acquire));
+            PEAK.fetch_max(ASLEEP.fetch_add(1, Ordering::AcqRel) + 1, Ordering::AcqRel);
+            sched::sleep_until(deadline);
+            ASLEEP.fetch_sub(1, Ordering::AcqRel);
+            if Instant::now() < deadline {
+                EARLY.fetch_add(1, Ordering::Relaxed);
+            }
+            WOKEN.fetch_add(1, Ordering::Release);
+        });
+        match sleeper {
+            Ok(_detached) => spawned += 1,
+            Err(SpawnError::TooManyTasks) => break,
+            Err(error) => return Err(crate::testing::TestFailure::new(format_args!("spawn: {error:?}"))),
+        }
+    }
+    check!(spawned > crate::timer::TIMERS_PER_CORE, "only {spawned} tasks fit");
+    // Far enough ahead that every sleeper is asleep before the first wakes, on any host.
+    let deadline = Instant::now().saturating_add(Duration::from_secs(5));
+    DEADLINE_NS.store(deadline.as_nanos(), Ordering::Release);
+    START.set();
+    let all = wait_until(Duration::from_secs(60), || WOKEN.load(Ordering::Acquire) == spawned);
+    check!(all, "only {} of {spawned} sleepers woke", WOKEN.load(Ordering::Acquire));
+    check_eq!(PEAK.load(Ordering::Acquire), spawned);
+    check_eq!(EARLY.load(Ordering::Relaxed), 0);
     Ok(())
 });
 
@@ -97,31 +143,41 @@ kernel_test!(fn spinning_task_is_preempted(context) {
 });
 
 kernel_test!(fn unbalanced_load_spreads_by_stealing(context) {
+    // All the work starts queued on this core, and stays runnable until every core has run
+    // some of it: as long as stealable work waits anywhere, no core may stay idle, however
+    // slowly the host runs any one vCPU. (Work that finished before a slow vCPU woke would
+    // prove nothing about the scheduler, so the tasks do not finish until then.)
     static RAN_ON: [AtomicUsize; MAX_CORES] = [const { AtomicUsize::new(0) }; MAX_CORES];
     static FINISHED: AtomicUsize = AtomicUsize::new(0);
+    static EVERY_CORE_RAN: AtomicBool = AtomicBool::new(false);
+    static GIVE_UP_NS: AtomicU64 = AtomicU64::new(0);
     for count in &RAN_ON {
         count.store(0, Ordering::Relaxed);
     }
     FINISHED.store(0, Ordering::Relaxed);
+    EVERY_CORE_RAN.store(false, Ordering::Relaxed);
+    let give_up = Instant::now().saturating_add(Duration::from_secs(30));
+    GIVE_UP_NS.store(give_up.as_nanos(), Ordering::Relaxed);
+    let exempt = [sched::current_core(), crate::monitor::kernel::monitor_core()];
     let tasks = context.cores * 8;
     for _ in 0..tasks {
         // Spawned on this core (unpinned): only stealing can move them.
         let spawned = sched::spawn(SpawnOptions::named("busy"), || {
-            let until = Instant::now().saturating_add(Duration::from_millis(10));
-            while Instant::now() < until {
+            RAN_ON[sched::current_core()].fetch_add(1, Ordering::Relaxed);
+            let give_up = GIVE_UP_NS.load(Ordering::Relaxed);
+            while !EVERY_CORE_RAN.load(Ordering::Acquire) && Instant::now().as_nanos() < give_up {
                 core::hint::spin_loop();
             }
-            RAN_ON[sched::current_core()].fetch_add(1, Ordering::Relaxed);
             FINISHED.fetch_add(1, Ordering::Release);
         });
         check!(spawned.is_ok());
     }
-    check!(wait_until(Duration::from_secs(20), || FINISHED.load(Ordering::Acquire) == tasks));
-    // The spawning core had the work to begin with; every other core must have stolen some,
-    // except the monitor's, whose own task may keep it busy while the work lasts.
-    let exempt = [sched::current_core(), crate::monitor::kernel::monitor_core()];
-    let idle = (0..context.cores).find(|core| !exempt.contains(core) && RAN_ON[*core].load(Ordering::Relaxed) == 0);
-    check!(idle.is_none(), "core {:?} never stole any of the {tasks} tasks", idle);
+    let idle_core = || (0..context.cores).find(|core| !exempt.contains(core) && RAN_ON[*core].load(Ordering::Relaxed) == 0);
+    let spread = wait_until(Duration::from_secs(30), || idle_core().is_none());
+    EVERY_CORE_RAN.store(true, Ordering::Release);
+    check!(wait_until(Duration::from_secs(30), || FINISHED.load(Ordering::Acquire) == tasks));
+    // The monitor's core is exempt: its own task may keep it busy while the work lasts.
+    check!(spread, "core {:?} never stole any of the {tasks} tasks", idle_core());
     Ok(())
 });
 
@@ -183,11 +239,11 @@ kernel_test!(fn spawning_past_capacity_is_an_error(_context) {
 
 kernel_test!(fn idle_cores_take_no_timer_interrupts(context) {
     // Let earlier tests' timers drain, then watch the other cores while nothing runs there.
-    let _ = sched::sleep_for(Duration::from_millis(30));
+    sched::sleep_for(Duration::from_millis(30));
     // This core sleeps on a timer, and the monitor and its buddy keep timers by design.
     let busy = [sched::current_core(), crate::monitor::kernel::monitor_core(), crate::monitor::kernel::buddy_core().unwrap_or(usize::MAX)];
     let before: heapless::Vec<u64, MAX_CORES> = (0..context.cores).map(crate::timer::timer_interrupts).collect();
-    let _ = sched::sleep_for(Duration::from_millis(100));
+    sched::sleep_for(Duration::from_millis(100));
     for core in (0..context.cores).filter(|core| !busy.contains(core)) {
         let taken = crate::timer::timer_interrupts(core) - before[core];
         check!(taken == 0, "idle core {core} took {taken} timer interrupts in 100 ms");

@@ -5,10 +5,15 @@
 //! earliest deadline in a dense array of atomics whenever the head of its queue changes, so the
 //! monitor reads all deadlines without ever taking a timer-queue lock.
 //!
+//! Two kinds of timer share each core's queue and lock: explicit timers ([`arm_on`]), at most
+//! [`TIMERS_PER_CORE`] per core, and [`reserved`] timers ([`arm_reserved`]), one per task slot,
+//! which never fail for want of room (a task's sleep).
+//!
 //! The rule from the seed: callbacks never run while a timer-queue lock is held. Expired timers
 //! are taken off under the lock, the lock is released, and only then are they fired.
 
 pub mod queue;
+pub mod reserved;
 
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
@@ -22,8 +27,62 @@ pub const TIMERS_PER_CORE: usize = 4096;
 /// No deadline: the published value of a core with no armed timer.
 pub const NO_DEADLINE: u64 = u64::MAX;
 
-/// One core's armed timers.
-pub type CoreTimerQueue = IrqSpinLock<TimerQueue<Expiry, TIMERS_PER_CORE>>;
+/// Reserved timers: one per task slot (see [`reserved`]).
+pub const RESERVED_TIMERS: usize = 12_288;
+
+/// One core's armed timers: its explicit timers and the reserved timers armed on it.
+pub struct CoreTimers {
+    explicit: TimerQueue<Expiry, TIMERS_PER_CORE>,
+    reserved: reserved::Heap,
+}
+
+impl CoreTimers {
+    /// A core with no timer armed.
+    pub const fn new() -> Self {
+        Self {
+            explicit: TimerQueue::new(),
+            reserved: reserved::Heap::new(),
+        }
+    }
+
+    /// The earliest deadline of either kind ([`NO_DEADLINE`] if none).
+    fn earliest_deadline(&self) -> u64 {
+        let explicit = self.explicit.earliest_deadline().unwrap_or(NO_DEADLINE);
+        let reserved = self.reserved.earliest_deadline(&RESERVED).unwrap_or(NO_DEADLINE);
+        explicit.min(reserved)
+    }
+
+    /// Takes the earliest timer due at `now`, of either kind (an explicit one first when both
+    /// are due at the same moment).
+    fn pop_expired(&mut self, now: u64) -> Option<Expiry> {
+        let reserved = self.reserved.earliest_deadline(&RESERVED).unwrap_or(NO_DEADLINE);
+        let explicit = self.explicit.earliest_deadline().unwrap_or(NO_DEADLINE);
+        if explicit <= reserved {
+            return self.explicit.pop_expired(now).map(|(_, expiry)| expiry);
+        }
+        let (_, index) = self.reserved.pop_expired(&RESERVED, now)?;
+        let callback = *RESERVED_CALLBACK
+            .get()
+            .expect("a reserved timer was armed, which sets the callback");
+        Some(Expiry {
+            callback,
+            argument: index,
+        })
+    }
+}
+
+impl Default for CoreTimers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One core's timers behind its lock.
+pub type CoreTimerQueue = IrqSpinLock<CoreTimers>;
+
+/// The reserved timers of every core, and the one callback they all run, with their index.
+static RESERVED: reserved::Arena<RESERVED_TIMERS> = reserved::Arena::new();
+static RESERVED_CALLBACK: spin::Once<fn(usize)> = spin::Once::new();
 
 /// What a timer does when it fires: `callback(argument)`, run with interrupts masked on the
 /// timer's core, after the queue lock is released.
@@ -90,8 +149,8 @@ pub fn timer_interrupts(core: usize) -> u64 {
     INTERRUPTS[core].load(Ordering::Relaxed)
 }
 
-fn publish(core: usize, queue: &TimerQueue<Expiry, TIMERS_PER_CORE>) -> u64 {
-    let earliest = queue.earliest_deadline().unwrap_or(NO_DEADLINE);
+fn publish(core: usize, queue: &CoreTimers) -> u64 {
+    let earliest = queue.earliest_deadline();
     EARLIEST[core].store(earliest, Ordering::Release);
     earliest
 }
@@ -106,8 +165,9 @@ pub fn arm_on(core: usize, deadline_ns: u64, expiry: Expiry) -> Result<Timer, Ti
             drop(queue);
             return arm_on(hardware::heir_core(), deadline_ns, expiry);
         }
-        let previous = queue.earliest_deadline().unwrap_or(NO_DEADLINE);
+        let previous = queue.earliest_deadline();
         let handle = queue
+            .explicit
             .insert(deadline_ns, expiry)
             .map_err(|_| TimerError::QueueFull)?;
         publish(core, &queue);
@@ -119,13 +179,43 @@ pub fn arm_on(core: usize, deadline_ns: u64, expiry: Expiry) -> Result<Timer, Ti
     Ok(Timer { core, handle })
 }
 
+/// Arms reserved timer `index` on `core` for `deadline_ns`: when due, `callback(index)` runs
+/// there, as an [`Expiry`] would. Every reserved timer runs the same callback (the first one
+/// ever given), so an owner such as the scheduler keeps all of them. Never fails for room: only
+/// [`TimerError::NoSuchCore`]. The caller must own `index` (not armed anywhere) and it must be
+/// below [`RESERVED_TIMERS`].
+pub fn arm_reserved(
+    core: usize,
+    index: usize,
+    deadline_ns: u64,
+    callback: fn(usize),
+) -> Result<(), TimerError> {
+    RESERVED_CALLBACK.call_once(|| callback);
+    let queue = queue_of(core)?;
+    let became_earliest = {
+        let mut queue = queue.lock();
+        if CLOSED[core].load(Ordering::Relaxed) {
+            drop(queue);
+            return arm_reserved(hardware::heir_core(), index, deadline_ns, callback);
+        }
+        let previous = queue.earliest_deadline();
+        queue.reserved.insert(&RESERVED, index, deadline_ns);
+        publish(core, &queue);
+        deadline_ns < previous
+    };
+    if became_earliest {
+        hardware::reprogram_core(core);
+    }
+    Ok(())
+}
+
 /// Cancels `timer`; returns whether it was still armed (false if it fired already).
 pub fn cancel(timer: Timer) -> bool {
     let Ok(queue) = queue_of(timer.core) else {
         return false;
     };
     let mut queue = queue.lock();
-    let cancelled = queue.cancel(timer.handle).is_some();
+    let cancelled = queue.explicit.cancel(timer.handle).is_some();
     publish(timer.core, &queue);
     cancelled
 }
@@ -143,39 +233,70 @@ pub fn fire_expired(core: usize, now_ns: u64) -> u64 {
             (expired, publish(core, &queue))
         };
         match expired {
-            Some((_, expiry)) => (expiry.callback)(expiry.argument),
+            Some(expiry) => (expiry.callback)(expiry.argument),
             None => return next,
         }
     }
 }
 
+/// What [`migrate`] did with a departing core's timers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Migration {
+    /// Timers re-armed on the heir (explicit and reserved).
+    pub moved: usize,
+    /// Explicit timers the heir had no room for: dropped, each logged as an error. Reserved
+    /// timers are never lost.
+    pub lost: usize,
+}
+
 /// Closes `core`'s timer queue and re-arms every timer on it on `heir`, which reprograms its own
 /// timer for them (a migrated timer fires on time). Timers armed for `core` from now on go to
-/// `heir` too, until [`reopen`]. Returns how many moved. Moves a batch at a time: the two
-/// queues' locks have the same rank and are never held together.
-pub fn migrate(core: usize, heir: usize) -> usize {
+/// `heir` too, until [`reopen`]. Moves a batch at a time: the two queues' locks have the same
+/// rank and are never held together.
+pub fn migrate(core: usize, heir: usize) -> Migration {
+    let mut migration = Migration::default();
     let Ok(queue) = queue_of(core) else {
-        return 0;
+        return migration;
     };
-    let mut moved = 0;
     loop {
-        let batch: heapless::Vec<(u64, Expiry), 32> = {
+        let mut explicit: heapless::Vec<(u64, Expiry), 32> = heapless::Vec::new();
+        let mut reserved: heapless::Vec<(u64, usize), 32> = heapless::Vec::new();
+        {
             let mut queue = queue.lock();
             CLOSED[core].store(true, Ordering::Relaxed);
-            let batch = queue.drain().take(32).collect();
+            explicit.extend(queue.explicit.drain().take(32));
+            while !reserved.is_full() {
+                match queue.reserved.pop(&RESERVED) {
+                    // Cannot fail: checked for room in the loop condition.
+                    Some(timer) => reserved.push(timer).unwrap(),
+                    None => break,
+                }
+            }
             publish(core, &queue);
-            batch
-        };
-        if batch.is_empty() {
-            return moved;
         }
-        for (deadline, expiry) in batch {
-            if arm_on(heir, deadline, expiry).is_err() {
+        if explicit.is_empty() && reserved.is_empty() {
+            return migration;
+        }
+        for (deadline, expiry) in explicit {
+            if arm_on(heir, deadline, expiry).is_ok() {
+                migration.moved += 1;
+            } else {
+                migration.lost += 1;
                 log::error!(
                     "timer due at {deadline} ns lost in migration: core {heir}'s queue is full"
                 );
             }
-            moved += 1;
+        }
+        for (deadline, index) in reserved {
+            let callback = *RESERVED_CALLBACK
+                .get()
+                .expect("a reserved timer was armed, which sets the callback");
+            if arm_reserved(heir, index, deadline, callback).is_ok() {
+                migration.moved += 1;
+            } else {
+                migration.lost += 1;
+                log::error!("reserved timer {index} lost in migration: core {heir} has no queue");
+            }
         }
     }
 }

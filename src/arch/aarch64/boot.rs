@@ -20,8 +20,7 @@ use crate::platform::dtb::{self, Platform};
 use crate::platform::memory::{BootAllocator, PAGE_SIZE, Range, Stack};
 use crate::sched::task::{self, TASK_STACK_SIZE};
 use crate::sync::{IrqSpinLock, LockRank};
-use crate::timer::CoreTimerQueue;
-use crate::timer::queue::TimerQueue;
+use crate::timer::{CoreTimerQueue, CoreTimers};
 
 /// Size of each core's thread stack (SP_EL0) and exception stack (SP_EL1).
 const THREAD_STACK_SIZE: usize = 64 * 1024;
@@ -140,13 +139,12 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         linker_symbol!("__image_start")
     );
 
-    let table = &crate::monitor::kernel::CORE_TABLE;
     // The table grows before the cores come up: every entry starts `Starting` and turns
     // `Online` once its core is up; readers skip entries that are not online yet.
     for index in 0..platform.cpus.len() {
-        let _ = table.change_state(index, CoreState::Starting);
+        set_core_state(index, CoreState::Starting);
     }
-    let _ = table.change_state(boot_index, CoreState::Online);
+    set_core_state(boot_index, CoreState::Online);
     for (index, cpu) in platform
         .cpus
         .iter()
@@ -154,7 +152,7 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         .filter(|(index, _)| *index != boot_index)
     {
         if let Err(error) = smp::start_core(index, cpu, memory.core_stacks[index], memory.mmu) {
-            let _ = table.change_state(index, CoreState::Offline);
+            set_core_state(index, CoreState::Offline);
             log::error!(
                 "core {index} (MPIDR {:#x}) did not start: {error:?}",
                 cpu.mpidr
@@ -165,7 +163,7 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
     // The boot core marks the started cores online in the table, one lock hold each: hundreds
     // of fresh cores taking the core-table lock at once would only queue on it.
     for index in (0..platform.cpus.len()).filter(|index| percpu::core(*index).is_online()) {
-        let _ = table.change_state(index, CoreState::Online);
+        set_core_state(index, CoreState::Online);
     }
     crate::kprintln!(
         "boot: {online} cores online in {} us guest time",
@@ -177,6 +175,14 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
     crate::sched::start_boot_core();
     cpu::irq_enable();
     stop::exit(crate::run(&args))
+}
+
+/// Moves `core` to `state` in the core table at boot, where every change is one the table
+/// allows: a refusal is a bug, and stops the boot.
+fn set_core_state(core: usize, state: CoreState) {
+    if let Err(error) = crate::monitor::kernel::CORE_TABLE.change_state(core, state) {
+        stop::fatal(format_args!("boot: core table refused: {error:?}"));
+    }
 }
 
 fn discover(dtb_address: usize) -> (&'static Platform<'static>, usize) {
@@ -210,7 +216,6 @@ struct BootMemory {
     core_stacks: heapless::Vec<CoreStacks, { crate::MAX_CORES }>,
     /// One block of task stacks, each preceded by its guard page.
     task_pool: Range,
-    task_stacks: usize,
     /// One block holding every core's timer queue.
     timer_queues: usize,
 }
@@ -301,7 +306,6 @@ fn carve_memory_and_enable_mmu(platform: &Platform, dtb: Range) -> BootMemory {
         mmu: config,
         core_stacks,
         task_pool,
-        task_stacks,
         timer_queues,
     }
 }
@@ -313,22 +317,26 @@ fn install_scheduler_memory(memory: &BootMemory, cores: usize) {
         // The block was carved for `cores` queues, is mapped normal memory, page aligned.
         // SAFETY: in bounds, aligned, and nothing else refers to it.
         let queue: &'static CoreTimerQueue = unsafe {
-            queue.write(IrqSpinLock::new(LockRank::TimerQueue, TimerQueue::new()));
+            queue.write(IrqSpinLock::new(LockRank::TimerQueue, CoreTimers::new()));
             &*queue
         };
         crate::timer::install_queue(core, queue);
     }
     for guard in (memory.task_pool.start..memory.task_pool.end).step_by(TASK_STACK_BLOCK) {
         let bottom = guard + PAGE_SIZE;
-        task::add_pooled_stack(Stack {
+        let stack = Stack {
             guard,
             bottom,
             top: bottom + TASK_STACK_SIZE,
-        });
+        };
+        if !task::add_pooled_stack(stack) {
+            log::warn!("task table full: stacks from {guard:#x} on are not used");
+            break;
+        }
     }
     log::info!(
         "scheduler: {} task stacks of {} KiB, {} timers per core",
-        memory.task_stacks,
+        task::capacity(),
         TASK_STACK_SIZE / 1024,
         crate::timer::TIMERS_PER_CORE
     );
@@ -374,6 +382,9 @@ fn init_this_core_interrupts() {
 extern "C" fn secondary_main(index: usize) -> ! {
     percpu::install(index);
     init_this_core_interrupts();
+    crate::sched::start_secondary_core();
+    // Online only once its scheduler is ready: from now on work may be queued for it (a core
+    // coming back from hotplug reopens its run queue in `start_secondary_core`).
     smp::mark_online();
-    crate::sched::start_secondary_core()
+    crate::sched::idle_loop()
 }

@@ -5,7 +5,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use aarch64_cpu::registers::{CNTFRQ_EL0, CNTVCT_EL0, DAIF, MPIDR_EL1, Readable, Writeable};
+use aarch64_cpu::registers::{CNTFRQ_EL0, CNTVCT_EL0, DAIF, MPIDR_EL1, Readable};
 
 use super::percpu;
 
@@ -25,24 +25,37 @@ impl IrqState {
     }
 }
 
-/// Masks IRQs on this core and returns the previous mask, for [`irq_restore`].
+/// Masks IRQs on this core and returns the previous mask, for [`irq_restore`]. Only the I bit
+/// changes: debug, SError and FIQ keep whatever mask boot gave them.
 #[inline(always)]
 pub fn irq_save_disable() -> IrqState {
     let saved = DAIF.get();
-    DAIF.write(DAIF::I::Masked);
+    // SAFETY: `daifset` with #2 sets PSTATE.I alone. No `nomem`: the compiler must not move
+    // memory accesses of a critical section to before the mask.
+    unsafe { core::arch::asm!("msr daifset, #2", options(nostack, preserves_flags)) };
     IrqState(saved)
 }
 
-/// Puts back the interrupt mask that [`irq_save_disable`] returned.
+/// Puts back the IRQ mask that [`irq_save_disable`] returned. The other DAIF bits are left as
+/// they are.
 #[inline(always)]
 pub fn irq_restore(state: IrqState) {
-    DAIF.set(state.0);
+    if state.0 & DAIF_I == 0 {
+        irq_enable();
+    } else {
+        // SAFETY: as in `irq_save_disable`: sets PSTATE.I alone.
+        unsafe { core::arch::asm!("msr daifset, #2", options(nostack, preserves_flags)) };
+    }
 }
 
-/// Unmasks IRQs on this core.
+/// The I (IRQ mask) bit of the DAIF register.
+const DAIF_I: u64 = 1 << 7;
+
+/// Unmasks IRQs on this core; debug, SError and FIQ masks are left as they are.
 #[inline(always)]
 pub fn irq_enable() {
-    DAIF.write(DAIF::I::Unmasked);
+    // SAFETY: `daifclr` with #2 clears PSTATE.I alone; no `nomem`, as for the mask.
+    unsafe { core::arch::asm!("msr daifclr, #2", options(nostack, preserves_flags)) };
 }
 
 /// The index of the calling core in the DTB's `/cpus` order (0 = the boot core).

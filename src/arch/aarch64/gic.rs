@@ -18,17 +18,23 @@ use arm_gic::{IntId, InterruptGroup, Trigger, UniqueMmioPointer};
 use heapless::Vec;
 
 use super::percpu;
+use crate::sync::{IrqSpinLock, LockRank};
 use crate::platform::dtb::{Gic as GicDescription, MAX_REDISTRIBUTOR_REGIONS, PhysRegion};
+
+/// How often the fatal path tries the GICv2 driver's lock before it gives up on an SGI.
+const FATAL_PATH_LOCK_TRIES: u32 = 1 << 16;
 
 /// The lowest priority mask: every interrupt priority is let through.
 const ALL_PRIORITIES: u8 = 0xff;
 
 /// The interrupt controller found in the DTB.
 pub enum Controller {
-    /// GICv2: distributor plus a CPU interface banked per core at one address.
+    /// GICv2: distributor plus a CPU interface banked per core at one address. `arm-gic`'s
+    /// driver must be the only one with those registers, so there is exactly one, shared by
+    /// every core under a lock (its banked registers still reach each core's own bank).
     V2 {
         distributor: usize,
-        cpu_interface: usize,
+        gic: IrqSpinLock<GicV2<'static>>,
     },
     /// GICv3: distributor plus one redistributor frame per core, in one or more regions.
     V3 {
@@ -46,7 +52,15 @@ impl Controller {
                 cpu_interface,
             } => Self::V2 {
                 distributor: distributor.base() as usize,
-                cpu_interface: cpu_interface.base() as usize,
+                // The addresses come from the DTB and are mapped as device memory before any
+                // register is touched; this is the only `GicV2` ever made for them.
+                // SAFETY: so the driver has no alias, as `GicV2::new` requires.
+                gic: IrqSpinLock::new(LockRank::InterruptController, unsafe {
+                    GicV2::new(
+                        distributor.base() as usize as *mut _,
+                        cpu_interface.base() as usize as *mut _,
+                    )
+                }),
             },
             GicDescription::V3 {
                 distributor,
@@ -82,9 +96,9 @@ impl Controller {
     /// # Panics
     /// If a GICv3 has no redistributor for this core's MPIDR (a DTB that lies).
     pub fn init_this_core(&self) {
-        match *self {
-            Self::V2 { .. } => {
-                let mut gic = self.gic_v2();
+        match self {
+            Self::V2 { gic, .. } => {
+                let mut gic = gic.lock();
                 // Enables the distributor's group 0 (idempotent) and this core's banked
                 // CPU interface, SGI and PPI group registers.
                 gic.setup();
@@ -107,9 +121,9 @@ impl Controller {
     /// Enables interrupt `intid` (an SGI or a PPI) on the calling core, level-triggered for
     /// PPIs (the generic timer's output is a level).
     pub fn enable_private(&self, intid: IntId) {
-        match *self {
-            Self::V2 { .. } => {
-                let mut gic = self.gic_v2();
+        match self {
+            Self::V2 { gic, .. } => {
+                let mut gic = gic.lock();
                 if intid.is_ppi() {
                     gic.set_trigger(intid, Trigger::Level);
                 }
@@ -132,8 +146,8 @@ impl Controller {
         match self {
             // Without the security extensions the aliased (group 1) register reads as spurious:
             // acknowledge with the non-aliased one.
-            Self::V2 { .. } => self
-                .gic_v2()
+            Self::V2 { gic, .. } => gic
+                .lock()
                 .get_and_acknowledge_interrupt(InterruptGroup::Group0),
             Self::V3 { .. } => {
                 GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
@@ -144,7 +158,7 @@ impl Controller {
     /// Signals the end of interrupt `intid`, which this core acknowledged.
     pub fn end(&self, intid: IntId) {
         match self {
-            Self::V2 { .. } => self.gic_v2().end_interrupt(intid, InterruptGroup::Group0),
+            Self::V2 { gic, .. } => gic.lock().end_interrupt(intid, InterruptGroup::Group0),
             Self::V3 { .. } => GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1),
         }
     }
@@ -153,10 +167,27 @@ impl Controller {
     ///
     /// GICv3 addresses it by Aff3.Aff2.Aff1 plus a bit for Aff0, so cores in any cluster are
     /// reachable; GICv2 by the target's CPU-interface mask (recorded when it came up).
-    pub fn send_sgi(&self, sgi: u32, target_core: usize) {
+    ///
+    /// With `wait` false (the fatal path, which may have interrupted this very core inside the
+    /// GICv2 driver) it gives up rather than wait for the driver's lock, and returns false.
+    pub fn send_sgi(&self, sgi: u32, target_core: usize, wait: bool) -> bool {
         let target = percpu::core(target_core);
         match self {
-            Self::V2 { .. } => {
+            Self::V2 { gic, .. } => {
+                let gic = if wait {
+                    Some(gic.lock())
+                } else {
+                    (0..FATAL_PATH_LOCK_TRIES).find_map(|_| {
+                        let gic = gic.try_lock();
+                        if gic.is_none() {
+                            core::hint::spin_loop();
+                        }
+                        gic
+                    })
+                };
+                let Some(mut gic) = gic else {
+                    return false;
+                };
                 // A uniprocessor GICv2 reads ITARGETSR as zero, so a core addresses itself with
                 // the "self only" filter rather than its (unknown) mask.
                 let target_list_filter = if target_core == super::cpu::core_id() {
@@ -164,7 +195,7 @@ impl Controller {
                 } else {
                     arm_gic::gicv2::SgiTargetListFilter::CPUTargetList
                 };
-                self.gic_v2().send_sgi(
+                gic.send_sgi(
                     IntId::sgi(sgi),
                     arm_gic::gicv2::SgiTarget::List {
                         target_list_filter,
@@ -189,6 +220,7 @@ impl Controller {
                 .unwrap();
             }
         }
+        true
     }
 
     /// This core's GICv2 CPU-interface mask, read from the banked `GICD_ITARGETSR0`.
@@ -204,21 +236,6 @@ impl Controller {
             }
             Self::V3 { .. } => None,
         }
-    }
-
-    fn gic_v2(&self) -> GicV2<'static> {
-        let Self::V2 {
-            distributor,
-            cpu_interface,
-        } = *self
-        else {
-            unreachable!("GICv2 access on a GICv3")
-        };
-        // SAFETY: both addresses come from the DTB and are mapped as device memory. The CPU
-        // interface is banked per core, so each core's accesses reach its own registers; the
-        // distributor registers the driver writes are either banked (SGI/PPI) or idempotent
-        // set-up, and the driver holds no Rust reference into MMIO, only pointers.
-        unsafe { GicV2::new(distributor as *mut _, cpu_interface as *mut _) }
     }
 
     fn gicd_v3(distributor: usize) -> UniqueMmioPointer<'static, Gicd> {

@@ -59,7 +59,13 @@ pub fn enable_private(intid: IntId) {
 
 /// Sends `sgi` to core `target`.
 pub fn send_sgi(sgi: Sgi, target: usize) {
-    gic::controller().send_sgi(sgi as u32, target);
+    gic::controller().send_sgi(sgi as u32, target, true);
+}
+
+/// Sends `sgi` to core `target` from the fatal path: never waits long for a driver lock that
+/// this core may itself hold (it was interrupted inside the driver). Returns whether it was sent.
+pub fn send_sgi_from_fatal_path(sgi: Sgi, target: usize) -> bool {
+    gic::controller().send_sgi(sgi as u32, target, false)
 }
 
 /// Called by the IRQ vector with the interrupted thread's saved state.

@@ -54,8 +54,14 @@ pub fn fatal(message: fmt::Arguments) -> ! {
 fn stop_other_cores() {
     let me = cpu::core_id();
     for core in (0..crate::MAX_CORES).map(percpu::core) {
-        if core.index != me && core.is_online() {
-            irq::send_sgi(Sgi::Stop, core.index);
+        if core.index != me
+            && core.is_online()
+            && !irq::send_sgi_from_fatal_path(Sgi::Stop, core.index)
+        {
+            console::emergency_print(format_args!(
+                "could not stop core {}: the interrupt controller is busy\n",
+                core.index
+            ));
         }
     }
 }
