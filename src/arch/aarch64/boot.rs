@@ -162,7 +162,9 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
     let online = smp::wait_online(platform.cpus.len(), ONLINE_TIMEOUT_NS);
     // The boot core marks the started cores online in the table, one lock hold each: hundreds
     // of fresh cores taking the core-table lock at once would only queue on it.
-    for index in (0..platform.cpus.len()).filter(|index| percpu::core(*index).is_online()) {
+    for index in (0..platform.cpus.len())
+        .filter(|index| *index != boot_index && percpu::core(*index).is_online())
+    {
         set_core_state(index, CoreState::Online);
     }
     crate::kprintln!(
