@@ -75,7 +75,12 @@ pub fn start(core: usize, stall_ns: u64) {
     };
     // SAFETY: `STARTED` was false, so no monitor task exists yet to use the cell.
     unsafe { *MONITOR.0.get() = Some(Monitor::new(thresholds)) };
-    if sched::spawn(SpawnOptions::named("monitor").on_core(core), monitor_loop).is_err() {
+    if sched::spawn(
+        SpawnOptions::named("monitor").on_core(core).urgent(),
+        monitor_loop,
+    )
+    .is_err()
+    {
         log::error!("monitor: could not start its task on core {core}");
         return;
     }

@@ -48,6 +48,9 @@ mod api {
         pub stack_size: usize,
         /// Where it may run.
         pub affinity: Affinity,
+        /// Whether it runs ahead of ordinary tasks on its core each time it becomes runnable,
+        /// preempting the running one (for system tasks such as the monitor).
+        pub urgent: bool,
     }
 
     impl Default for SpawnOptions {
@@ -56,6 +59,7 @@ mod api {
                 name: "task",
                 stack_size: TASK_STACK_SIZE,
                 affinity: Affinity::Any,
+                urgent: false,
             }
         }
     }
@@ -73,6 +77,14 @@ mod api {
         pub fn on_core(self, core: usize) -> Self {
             Self {
                 affinity: Affinity::Core(core),
+                ..self
+            }
+        }
+
+        /// The same options, for an urgent task (see [`SpawnOptions::urgent`]).
+        pub fn urgent(self) -> Self {
+            Self {
+                urgent: true,
                 ..self
             }
         }
@@ -149,7 +161,8 @@ mod api {
             Affinity::Core(core) => core,
             Affinity::Any => cpu::core_id(),
         };
-        let new = task::allocate(options.name, options.affinity).ok_or(SpawnError::TooManyTasks)?;
+        let new = task::allocate(options.name, options.affinity, options.urgent)
+            .ok_or(SpawnError::TooManyTasks)?;
         let data = (new.stack_top - size_of::<F>()) & !(align_of::<F>().max(16) - 1);
         // `data` (aligned for F) and the switch frame below it lie within the slot's stack.
         // SAFETY: that stack is private to this core until the task is published.
@@ -187,8 +200,13 @@ mod api {
         let me = scheduler::current_id();
         task(me).set_state(TaskState::Blocked);
         // Cannot fail: this core runs the scheduler, so it has a timer queue.
-        timer::arm_reserved(cpu::core_id(), me as usize, deadline.as_nanos(), wake_sleeper)
-            .expect("the running core has a timer queue");
+        timer::arm_reserved(
+            cpu::core_id(),
+            me as usize,
+            deadline.as_nanos(),
+            wake_sleeper,
+        )
+        .expect("the running core has a timer queue");
         scheduler::schedule();
         crate::arch::irq_restore(interrupts);
     }

@@ -32,6 +32,12 @@ impl<T, const N: usize> RunQueue<T, N> {
         self.tasks.push_back(task)
     }
 
+    /// Puts `task` at the front, to leave next, or gives it back in `Err` if the queue is full
+    /// (the queue is then unchanged).
+    pub fn push_front(&mut self, task: T) -> Result<(), T> {
+        self.tasks.push_front(task)
+    }
+
     /// Removes and returns the task that has waited longest, if any.
     pub fn pop(&mut self) -> Option<T> {
         self.tasks.pop_front()

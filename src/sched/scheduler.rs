@@ -45,11 +45,16 @@ impl CoreRunQueue {
         }
     }
 
-    fn push(&mut self, id: TaskId) -> Result<(), TaskId> {
+    /// Queues `id` at the back, or at the front when `ahead` (an urgent task waking up).
+    fn push(&mut self, id: TaskId, ahead: bool) -> Result<(), TaskId> {
         if self.closed {
             return Err(id);
         }
-        self.tasks.push(id)?;
+        if ahead {
+            self.tasks.push_front(id)?;
+        } else {
+            self.tasks.push(id)?;
+        }
         self.movable += usize::from(is_movable(id));
         Ok(())
     }
@@ -216,7 +221,7 @@ fn publish_queued(core: usize, queue: &CoreRunQueue) {
 pub fn enqueue(core: usize, id: TaskId) {
     let (pushed, closed) = {
         let mut queue = CORES[core].run_queue.lock();
-        let pushed = queue.push(id).is_ok();
+        let pushed = queue.push(id, task(id).is_urgent()).is_ok();
         publish_queued(core, &queue);
         (pushed, queue.closed)
     };
@@ -227,7 +232,12 @@ pub fn enqueue(core: usize, id: TaskId) {
     if !pushed {
         push_global(id);
     }
-    notify(core, is_movable(id));
+    if task(id).is_urgent() {
+        // It goes first on its queue; the core reschedules now rather than at its slice end.
+        request_reschedule(core);
+    } else {
+        notify(core, is_movable(id));
+    }
 }
 
 /// Places a task that was queued on (or headed for) `core`, which is going offline, on the core
@@ -249,7 +259,10 @@ fn push_global(id: TaskId) {
     let mut global = GLOBAL.lock();
     // The global queue has a place for every task slot, and a task is queued once: a refusal
     // is a bug that would lose the task, so it stops the kernel rather than go unnoticed.
-    assert!(global.queue.push(id).is_ok(), "global run queue overflow: task {id} lost");
+    assert!(
+        global.queue.push(id).is_ok(),
+        "global run queue overflow: task {id} lost"
+    );
     GLOBAL_QUEUED.store(global.queue.len(), Ordering::SeqCst);
 }
 
@@ -383,7 +396,8 @@ fn set_slice_end(core: usize, idle: bool, now: u64) {
 fn pick_next(core: usize, requeue: Option<TaskId>) -> Option<TaskId> {
     let (local, overflow) = {
         let mut queue = CORES[core].run_queue.lock();
-        let overflow = requeue.and_then(|id| queue.push(id).err());
+        // A preempted or yielding task goes to the back, urgent or not.
+        let overflow = requeue.and_then(|id| queue.push(id, false).err());
         let next = queue.pop();
         publish_queued(core, &queue);
         (next, overflow)
@@ -443,20 +457,25 @@ fn steal(core: usize) -> Option<TaskId> {
     SPINNING_CORES.fetch_sub(1, Ordering::SeqCst);
     let (&first, rest) = loot.split_first()?;
     CORES[core].steals.fetch_add(1, Ordering::Relaxed);
-    // Like Go's spinning M that found work: there may be more, so wake another idle core.
-    wake_idle_core();
     debug_assert!(rest.len() < steal_count(RUN_QUEUE_CAPACITY) + 1);
     let overflow: Vec<TaskId, { RUN_QUEUE_CAPACITY / 2 + 1 }> = {
         let mut queue = CORES[core].run_queue.lock();
         // Other cores may have queued work here while this one was stealing, so the loot may
         // not all fit: what does not goes to the global queue.
-        let overflow = rest.iter().filter_map(|id| queue.push(*id).err()).collect();
+        let overflow = rest
+            .iter()
+            .filter_map(|id| queue.push(*id, false).err())
+            .collect();
         publish_queued(core, &queue);
         overflow
     };
     for id in overflow {
         push_global(id);
     }
+    // Like Go's spinning M that found work: there may be more, so wake another idle core. Only
+    // now that the loot is published: a core going idle checks for stealable work after
+    // announcing itself idle, so either it sees the loot or this sees it idle.
+    wake_idle_core();
     Some(first)
 }
 
@@ -602,7 +621,7 @@ pub fn exit() -> ! {
 
 /// Spawns the boot core's idle task (the boot thread itself keeps running as the main task).
 pub(super) fn spawn_idle_task(core: usize) -> Option<TaskId> {
-    let new = task::allocate("idle", Affinity::Core(core))?;
+    let new = task::allocate("idle", Affinity::Core(core), false)?;
     // SAFETY: the slot's stack is private until the task is published; its top is aligned.
     let saved_sp = unsafe { context::prepare_stack(new.stack_top, idle_entry, new.id as usize) };
     task::set_start(new.id, None, saved_sp);

@@ -5,7 +5,7 @@
 //! have let go of it. Stacks come from a pool carved at boot, each with an unmapped guard page.
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
 use heapless::Vec;
 
@@ -59,6 +59,9 @@ pub struct Task {
     /// registers are saved, and a core about to resume the task waits for that.
     pub(super) on_core: AtomicU8,
     references: AtomicU8,
+    /// Runs ahead of ordinary tasks on its core whenever it becomes runnable (system tasks
+    /// such as the monitor, which must not wait behind a queue of busy tasks).
+    urgent: AtomicBool,
     generation: AtomicU32,
     affinity: AtomicUsize,
     pub(super) last_core: AtomicUsize,
@@ -91,6 +94,7 @@ impl Task {
             state: AtomicU8::new(State::Free as u8),
             on_core: AtomicU8::new(0),
             references: AtomicU8::new(0),
+            urgent: AtomicBool::new(false),
             generation: AtomicU32::new(0),
             affinity: AtomicUsize::new(ANY_CORE),
             last_core: AtomicUsize::new(0),
@@ -128,6 +132,11 @@ impl Task {
     /// The task's name, as given at spawn.
     pub fn name(&self) -> &'static str {
         self.name.get()
+    }
+
+    /// Whether the task runs ahead of ordinary tasks when it becomes runnable.
+    pub fn is_urgent(&self) -> bool {
+        self.urgent.load(Ordering::Relaxed)
     }
 
     /// Which cores may run the task.
@@ -184,7 +193,8 @@ pub fn id_of(task: &Task) -> TaskId {
 }
 
 /// Free slots that have a pooled stack, and how many slots have one at all.
-static FREE: IrqSpinLock<Vec<TaskId, MAX_TASKS>> = IrqSpinLock::new(LockRank::TaskSlots, Vec::new());
+static FREE: IrqSpinLock<Vec<TaskId, MAX_TASKS>> =
+    IrqSpinLock::new(LockRank::TaskSlots, Vec::new());
 static POOLED: AtomicUsize = AtomicUsize::new(0);
 
 /// Free slots each core keeps for itself (like Go's per-P free list), so that spawning and
@@ -279,7 +289,7 @@ pub(super) struct NewTask {
 
 /// Takes a free slot and sets it up (name, affinity, two references: the task's and its
 /// handle's). `None` when every pooled slot is in use.
-pub(super) fn allocate(name: &'static str, affinity: Affinity) -> Option<NewTask> {
+pub(super) fn allocate(name: &'static str, affinity: Affinity, urgent: bool) -> Option<NewTask> {
     let id = take_free_slot()?;
     let slot = task(id);
     slot.generation.fetch_add(1, Ordering::Relaxed);
@@ -293,6 +303,7 @@ pub(super) fn allocate(name: &'static str, affinity: Affinity) -> Option<NewTask
         },
         Ordering::Relaxed,
     );
+    slot.urgent.store(urgent, Ordering::Relaxed);
     slot.references.store(2, Ordering::Relaxed);
     slot.wait_next.store(NO_TASK, Ordering::Relaxed);
     Some(NewTask { id, stack_top })

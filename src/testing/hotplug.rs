@@ -14,14 +14,9 @@ use crate::timer::{self, Expiry};
 use crate::{check, check_eq, kernel_test};
 
 const TIMERS: usize = 100;
-/// How late a migrated timer may fire. The heir has no timer of its own due before the last
-/// migrated one (this task waits on an event, not a sleep), so a heir that did not reprogram
-/// its timer for them would fire them tens of milliseconds late, or never.
-const LATENESS_LIMIT_NS: u64 = 10_000_000;
 
 static FIRED: AtomicUsize = AtomicUsize::new(0);
 static EARLY: AtomicUsize = AtomicUsize::new(0);
-static LATEST_NS: AtomicU64 = AtomicU64::new(0);
 static DEADLINES: [AtomicU64; TIMERS] = [const { AtomicU64::new(0) }; TIMERS];
 static ALL_FIRED: Event = Event::new();
 
@@ -31,7 +26,6 @@ fn migrated_timer_fired(index: usize) {
     if now < deadline {
         EARLY.fetch_add(1, Ordering::Relaxed);
     }
-    LATEST_NS.fetch_max(now.saturating_sub(deadline), Ordering::Relaxed);
     if FIRED.fetch_add(1, Ordering::Release) + 1 == TIMERS {
         ALL_FIRED.set();
     }
@@ -46,7 +40,6 @@ kernel_test!(fn offline_core_hands_over_tasks_and_timers(context) {
     FIRED.store(0, Ordering::Relaxed);
     ALL_FIRED.reset();
     EARLY.store(0, Ordering::Relaxed);
-    LATEST_NS.store(0, Ordering::Relaxed);
     let start = cpu::now_ns();
     for (index, deadline) in DEADLINES.iter().enumerate() {
         let due = start + 5_000_000 + index as u64 * 300_000;
@@ -68,6 +61,16 @@ kernel_test!(fn offline_core_hands_over_tasks_and_timers(context) {
     check_eq!(CORE_TABLE.state(victim), CoreState::Offline);
     check_eq!(smp::online_count(), online_before - 1);
     check_eq!(hotplug::core_offline(hotplug::heir_core()), Err(HotplugError::Essential));
+    // The heir reprogrammed its hardware timer for the migrated timers (how late they then
+    // fire depends on the host running its vCPU, so that is not what is checked). This task
+    // runs on the heir, with interrupts on: the heir has taken the migration's SGI.
+    let heir = hotplug::heir_core();
+    if sched::current_core() == heir {
+        let interrupts = crate::arch::irq_save_disable();
+        let (programmed, earliest) = (timer::programmed_deadline(heir), timer::earliest_deadline(heir));
+        crate::arch::irq_restore(interrupts);
+        check!(programmed <= earliest, "heir timer armed for {programmed} ns, earliest timer {earliest} ns");
+    }
 
     ALL_FIRED.wait();
     let give_up = Instant::now().saturating_add(Duration::from_secs(5));
@@ -76,8 +79,6 @@ kernel_test!(fn offline_core_hands_over_tasks_and_timers(context) {
     }
     check_eq!(FIRED.load(Ordering::Acquire), TIMERS);
     check_eq!(EARLY.load(Ordering::Relaxed), 0);
-    let latest = LATEST_NS.load(Ordering::Relaxed);
-    check!(latest <= LATENESS_LIMIT_NS, "a migrated timer fired {} us late", latest / 1000);
     check_eq!(PINNED_DONE.load(Ordering::Acquire), 4);
 
     check_eq!(hotplug::core_online(victim), Ok(()));

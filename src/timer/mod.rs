@@ -48,14 +48,20 @@ impl CoreTimers {
     /// The earliest deadline of either kind ([`NO_DEADLINE`] if none).
     fn earliest_deadline(&self) -> u64 {
         let explicit = self.explicit.earliest_deadline().unwrap_or(NO_DEADLINE);
-        let reserved = self.reserved.earliest_deadline(&RESERVED).unwrap_or(NO_DEADLINE);
+        let reserved = self
+            .reserved
+            .earliest_deadline(&RESERVED)
+            .unwrap_or(NO_DEADLINE);
         explicit.min(reserved)
     }
 
     /// Takes the earliest timer due at `now`, of either kind (an explicit one first when both
     /// are due at the same moment).
     fn pop_expired(&mut self, now: u64) -> Option<Expiry> {
-        let reserved = self.reserved.earliest_deadline(&RESERVED).unwrap_or(NO_DEADLINE);
+        let reserved = self
+            .reserved
+            .earliest_deadline(&RESERVED)
+            .unwrap_or(NO_DEADLINE);
         let explicit = self.explicit.earliest_deadline().unwrap_or(NO_DEADLINE);
         if explicit <= reserved {
             return self.explicit.pop_expired(now).map(|(_, expiry)| expiry);
@@ -423,6 +429,13 @@ mod hardware {
         }
     }
 
+    /// What `core`'s hardware timer is armed for ([`NO_DEADLINE`]: disarmed). Its invariant,
+    /// whenever the core runs with interrupts unmasked and no reschedule SGI pending: no later
+    /// than the core's earliest timer (lazily, it may be earlier).
+    pub fn programmed_deadline(core: usize) -> u64 {
+        ARMED[core].load(Ordering::Relaxed)
+    }
+
     /// The core that takes the timers of a core that is offline.
     pub fn heir_core() -> usize {
         crate::sched::hotplug::heir_core()
@@ -450,7 +463,9 @@ mod hardware {
 }
 
 #[cfg(target_os = "none")]
-pub use hardware::{disarm_this_core, handle_timer_interrupt, reprogram_this_core};
+pub use hardware::{
+    disarm_this_core, handle_timer_interrupt, programmed_deadline, reprogram_this_core,
+};
 
 #[cfg(not(target_os = "none"))]
 mod hardware {

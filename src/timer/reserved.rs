@@ -185,8 +185,7 @@ impl Heap {
         let index = index as u32;
         let node = arena.node(index);
         node.deadline.store(deadline, Ordering::Relaxed);
-        node.sequence
-            .store(self.next_sequence, Ordering::Relaxed);
+        node.sequence.store(self.next_sequence, Ordering::Relaxed);
         Arena::<N>::link(&node.child, NIL);
         Arena::<N>::link(&node.sibling, NIL);
         self.next_sequence += 1;

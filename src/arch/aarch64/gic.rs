@@ -18,8 +18,8 @@ use arm_gic::{IntId, InterruptGroup, Trigger, UniqueMmioPointer};
 use heapless::Vec;
 
 use super::percpu;
-use crate::sync::{IrqSpinLock, LockRank};
 use crate::platform::dtb::{Gic as GicDescription, MAX_REDISTRIBUTOR_REGIONS, PhysRegion};
+use crate::sync::{IrqSpinLock, LockRank};
 
 /// How often the fatal path tries the GICv2 driver's lock before it gives up on an SGI.
 const FATAL_PATH_LOCK_TRIES: u32 = 1 << 16;
