@@ -8,22 +8,21 @@
 //! (the model that shows the order deadlocks). No kernel build calls it.
 
 use crate::sync::IrqSpinLock;
-use crate::timer::NO_DEADLINE;
-use crate::timer::queue::TimerQueue;
+use crate::timer::{EarliestDeadline, NO_DEADLINE};
 
 /// The earliest deadline of `timer_queues`, computed the 2019 way: takes `global_sched` (the
 /// global scheduler lock) and, while holding it, each timer-queue lock in turn. Returns
 /// [`NO_DEADLINE`] if no timer is armed. With the rank checker on, the first timer-queue lock
 /// panics as an inversion; with it off, a core that holds its timer-queue lock and wants the
 /// global lock deadlocks against it.
-pub fn earliest_deadline_2019<'q, Global, Payload: 'q, const TIMERS: usize>(
+pub fn earliest_deadline_2019<'q, Global, Queue: EarliestDeadline + 'q>(
     global_sched: &IrqSpinLock<Global>,
-    timer_queues: impl IntoIterator<Item = &'q IrqSpinLock<TimerQueue<Payload, TIMERS>>>,
+    timer_queues: impl IntoIterator<Item = &'q IrqSpinLock<Queue>>,
 ) -> u64 {
     let _global_sched = global_sched.lock();
     timer_queues
         .into_iter()
-        .filter_map(|queue| queue.lock().earliest_deadline())
+        .filter_map(|queue| queue.lock().earliest())
         .min()
         .unwrap_or(NO_DEADLINE)
 }

@@ -170,7 +170,8 @@ kernel_test!(fn timer_wakeups_across_cores_with_the_monitor_scanning(context) {
                     sched::sleep_for(Duration::from_millis(2));
                     hotplug::core_online(core)
                 });
-                if cycle.is_err() {
+                if let Err(error) = cycle {
+                    log::error!("hotplug cycle of core {core} failed: {error:?}");
                     HOTPLUG_FAILURES.fetch_add(1, Ordering::Relaxed);
                     return;
                 }

@@ -83,6 +83,25 @@ impl Default for CoreTimers {
     }
 }
 
+/// A set of armed timers that knows its earliest deadline: what the 2019 lock order (kept for
+/// its regression test) reads under each timer-queue lock.
+pub trait EarliestDeadline {
+    /// The earliest armed deadline, `None` if nothing is armed.
+    fn earliest(&self) -> Option<u64>;
+}
+
+impl<T, const N: usize> EarliestDeadline for TimerQueue<T, N> {
+    fn earliest(&self) -> Option<u64> {
+        self.earliest_deadline()
+    }
+}
+
+impl EarliestDeadline for CoreTimers {
+    fn earliest(&self) -> Option<u64> {
+        Some(self.earliest_deadline()).filter(|deadline| *deadline != NO_DEADLINE)
+    }
+}
+
 /// One core's timers behind its lock.
 pub type CoreTimerQueue = IrqSpinLock<CoreTimers>;
 
