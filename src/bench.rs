@@ -195,7 +195,7 @@ pub fn run(cores: usize) -> ExitCode {
     ];
     // The monitor has been scanning all along; give it a few more passes at its idle pace.
     sched::sleep_for(Duration::from_millis(30));
-    let monitor = crate::monitor::kernel::COUNTERS.snapshot(&crate::monitor::kernel::CORE_TABLE);
+    let monitor = crate::monitor::kernel::COUNTERS.snapshot(&crate::registry::CORE_TABLE);
     kprintln!("| operation | coresched |");
     kprintln!("| --- | --- |");
     for figure in &figures {

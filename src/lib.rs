@@ -11,6 +11,7 @@
 pub mod arch;
 pub mod monitor;
 pub mod platform;
+pub mod registry;
 pub mod sched;
 pub mod sync;
 pub mod testing;

@@ -27,6 +27,23 @@ pub fn irq_save_disable() -> IrqState {
 /// Restores the interrupt state saved by [`irq_save_disable`] (a no-op on the host).
 pub fn irq_restore(_state: IrqState) {}
 
+/// Nanoseconds since the first call: in unit tests the host's monotonic clock stands in for the
+/// counter.
+#[cfg(test)]
+pub fn now_ns() -> u64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    let elapsed = START.get_or_init(Instant::now).elapsed();
+    u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Nanoseconds: outside unit tests the host build has no clock, and time stands still at 0.
+#[cfg(not(test))]
+pub fn now_ns() -> u64 {
+    0
+}
+
 /// The id of the calling core: on the host, a small number unique to the calling thread.
 #[cfg(test)]
 pub fn core_id() -> usize {

@@ -6,8 +6,8 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::core_table::CoreTable;
 use super::scan::{Action, ScanOutcome};
+use crate::registry::CoreTable;
 
 /// What the monitor has done since boot. Each field is written by the monitor only.
 pub struct MonitorCounters {

@@ -10,13 +10,11 @@ use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
-use super::{Action, CoreTable, Monitor, MonitorCounters, StallReport, Thresholds};
+use super::{Action, Monitor, MonitorCounters, StallReport, Thresholds};
 use crate::arch::aarch64::{cpu, irq};
+use crate::registry::CORE_TABLE;
 use crate::sched::{self, SpawnOptions, scheduler, task};
 use crate::timer::{self, PeriodicTimer};
-
-/// Every core's entry: state (behind the core-table lock) and what it publishes lock-free.
-pub static CORE_TABLE: CoreTable = CoreTable::new(cpu::now_ns);
 
 /// The monitor's counters, printed at shutdown.
 pub static COUNTERS: MonitorCounters = MonitorCounters::new();

@@ -1,9 +1,9 @@
 //! The monitor: a routine on one core that watches every other core, in the shape of Go's
 //! `sysmon` after runtime commit b50fcc88 (Go issue 35375).
 //!
-//! - [`CoreTable`]: which cores exist and are online, behind the core-table lock (rank
-//!   `CoreTable`, held briefly, nothing taken under it), plus what each core publishes
-//!   lock-free: heartbeat, running task and since when, PC at its last interrupt.
+//! It reads the core registry ([`crate::registry`]): which cores exist and are online, behind
+//! the core-table lock (rank `CoreTable`, held briefly, nothing taken under it), plus what each
+//! core publishes lock-free: heartbeat, running task and since when, PC at its last interrupt.
 //! - [`scan()`]: one pass under the core-table lock only. It reads each online core's published
 //!   deadline (never a timer-queue lock, never the global scheduler lock), and returns the
 //!   actions: [`Action::Kick`] a core whose timer is overdue, [`Action::ReportUnresponsive`] if
@@ -13,14 +13,14 @@
 //!   cut short by the next time something may become due.
 //! - [`MonitorCounters`]: passes, kicks, retakes, stalls, pass costs, longest lock hold; and the
 //!   buddy's check that the monitor itself still runs ([`MonitorCounters::monitor_silence`]),
-//!   made by the core [`CoreTable::buddy_of`] names.
+//!   made by the core [`crate::registry::CoreTable::buddy_of`] names.
 //! - [`Monitor`] ties them together: [`Monitor::pass`] is one iteration of the monitor loop.
 //!
 //! The kernel glue (the monitor task, SGIs, PCs) is built on this API:
-//! - each core, on every timer interrupt and context switch: [`CoreTable::publish_heartbeat`];
-//!   on switching to a task: [`CoreTable::publish_running`]; to its idle task:
-//!   [`CoreTable::publish_idle`]; on every interrupt: [`CoreTable::publish_interrupt_pc`];
-//! - bring-up and hot-unplug: [`CoreTable::change_state`] (`Starting` before the core is
+//! - each core, on every timer interrupt and context switch: [`crate::registry::CoreTable::publish_heartbeat`];
+//!   on switching to a task: [`crate::registry::CoreTable::publish_running`]; to its idle task:
+//!   [`crate::registry::CoreTable::publish_idle`]; on every interrupt: [`crate::registry::CoreTable::publish_interrupt_pc`];
+//! - bring-up and hot-unplug: [`crate::registry::CoreTable::change_state`] (`Starting` before the core is
 //!   started, `Online` from the core itself once its timer queue is installed and its deadline
 //!   published);
 //! - the monitor task: `loop { let pass = monitor.pass(&TABLE, &timer::earliest_deadline,
@@ -34,7 +34,6 @@
 //! `RUSTFLAGS="--cfg loom" cargo test --release -p coresched --lib monitor::`.
 
 mod backoff;
-mod core_table;
 mod counters;
 #[cfg(target_os = "none")]
 pub mod kernel;
@@ -45,7 +44,6 @@ mod model;
 mod scan;
 
 pub use backoff::{Backoff, IDLE_PASSES_AT_MIN_SLEEP, MAX_SLEEP_NS, MIN_SLEEP_NS};
-pub use core_table::{CoreState, CoreTable, CoreTableGuard, OnlineCore, Running, StateError};
 pub use counters::{CounterSnapshot, MonitorCounters, MonitorSilence};
 #[cfg(any(feature = "legacy-monitor-lock-order", loom))]
 pub use legacy::earliest_deadline_2019;
@@ -55,6 +53,7 @@ pub use scan::{
 };
 
 use crate::MAX_CORES;
+use crate::registry::CoreTable;
 
 /// The monitor's own state for `CORES` cores: its memory of earlier passes, its backoff and its
 /// thresholds. Plain data, `const`-constructible (about 48 bytes a core, so the kernel's belongs
@@ -130,6 +129,7 @@ pub(crate) mod test_clock {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::registry::CoreState;
     use crate::timer::NO_DEADLINE;
 
     const MS: u64 = 1_000_000;

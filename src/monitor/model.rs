@@ -24,7 +24,8 @@ use std::sync::Arc;
 
 use loom::thread;
 
-use super::{CoreState, CoreTable, ScanMemory, Thresholds, earliest_deadline_2019, scan};
+use super::{ScanMemory, Thresholds, earliest_deadline_2019, scan};
+use crate::registry::{CoreState, CoreTable};
 use crate::sched::runqueue::RunQueue;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::{IrqSpinLock, LockRank};

@@ -7,7 +7,7 @@
 //! caller to carry out after the lock is released. It takes no timer-queue lock and never the
 //! global scheduler lock: that is the fix of Go runtime commit b50fcc88.
 
-use super::core_table::{CoreTable, OnlineCore, Running};
+use crate::registry::{CoreTable, OnlineCore, Running};
 use crate::sync::HeldLocks;
 use crate::timer::NO_DEADLINE;
 
@@ -353,8 +353,8 @@ impl<const CORES: usize> Scanner<'_, CORES> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::monitor::core_table::CoreState;
     use crate::monitor::test_clock;
+    use crate::registry::CoreState;
     use crate::sync::LockRank;
 
     const CORES: usize = 4;

@@ -11,8 +11,9 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use core::time::Duration;
 
 use crate::arch::aarch64::{cpu, percpu, psci, smp, stop};
-use crate::monitor::CoreState;
-use crate::monitor::kernel::{self as monitor, CORE_TABLE};
+use crate::monitor::kernel as monitor;
+use crate::registry::CORE_TABLE;
+use crate::registry::CoreState;
 use crate::time::Instant;
 
 /// Why a hotplug request was refused.

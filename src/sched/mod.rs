@@ -153,8 +153,8 @@ mod api {
         }
         let target = match options.affinity {
             Affinity::Core(core)
-                if crate::monitor::kernel::CORE_TABLE.state(core)
-                    != crate::monitor::CoreState::Online =>
+                if crate::registry::CORE_TABLE.state(core)
+                    != crate::registry::CoreState::Online =>
             {
                 return Err(SpawnError::NoSuchCore);
             }

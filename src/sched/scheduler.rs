@@ -358,7 +358,7 @@ pub fn schedule() {
         // Nobody else to run: the same task goes on, with a fresh slice.
         task(next).set_state(State::Running);
         set_slice_end(core, next == idle, cpu::now_ns());
-        crate::monitor::kernel::CORE_TABLE.publish_heartbeat(core);
+        crate::registry::CORE_TABLE.publish_heartbeat(core);
         crate::timer::reprogram_this_core();
         return;
     }
@@ -372,7 +372,7 @@ fn start_run(core: usize, next: TaskId) {
     let idle = next == CORES[core].idle_task.load(Ordering::Relaxed);
     let now = if idle { 0 } else { cpu::now_ns() };
     set_slice_end(core, idle, now);
-    let table = &crate::monitor::kernel::CORE_TABLE;
+    let table = &crate::registry::CORE_TABLE;
     table.publish_heartbeat(core);
     if idle {
         table.publish_idle(core);

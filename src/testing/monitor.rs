@@ -7,7 +7,8 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
 use crate::arch::aarch64::cpu;
-use crate::monitor::kernel::{self, CORE_TABLE, COUNTERS};
+use crate::monitor::kernel::{self, COUNTERS};
+use crate::registry::CORE_TABLE;
 use crate::sched::{self, Semaphore, SpawnOptions, hotplug};
 use crate::time::Instant;
 use crate::timer::{self, Expiry};

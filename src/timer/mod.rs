@@ -472,7 +472,7 @@ mod hardware {
     pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
         let core = cpu::core_id();
         INTERRUPTS[core].fetch_add(1, Ordering::Relaxed);
-        crate::monitor::kernel::CORE_TABLE.publish_heartbeat(core);
+        crate::registry::CORE_TABLE.publish_heartbeat(core);
         disarm_this_core();
         let now = cpu::now_ns();
         fire_expired(core, now);

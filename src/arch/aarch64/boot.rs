@@ -13,11 +13,11 @@ use spin::Once;
 use super::irq::{self, Sgi};
 use super::smp::{self, CoreStacks};
 use super::{cpu, gic, mmu, percpu, psci, stop};
-use crate::monitor::CoreState;
 use crate::platform::bootargs;
 use crate::platform::console;
 use crate::platform::dtb::{self, Platform};
 use crate::platform::memory::{BootAllocator, PAGE_SIZE, Range, Stack};
+use crate::registry::CoreState;
 use crate::sched::task::{self, TASK_STACK_SIZE};
 use crate::sync::{IrqSpinLock, LockRank};
 use crate::timer::{CoreTimerQueue, CoreTimers};
@@ -182,7 +182,7 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
 /// Moves `core` to `state` in the core table at boot, where every change is one the table
 /// allows: a refusal is a bug, and stops the boot.
 fn set_core_state(core: usize, state: CoreState) {
-    if let Err(error) = crate::monitor::kernel::CORE_TABLE.change_state(core, state) {
+    if let Err(error) = crate::registry::CORE_TABLE.change_state(core, state) {
         stop::fatal(format_args!("boot: core table refused: {error:?}"));
     }
 }
