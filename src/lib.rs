@@ -9,6 +9,8 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod arch;
+#[cfg(target_os = "none")]
+pub mod kernel;
 pub mod monitor;
 pub mod platform;
 pub mod registry;
@@ -21,33 +23,6 @@ pub mod timer;
 /// The most cores coresched runs on: the ceiling of QEMU virt with GICv3. Per-core tables are
 /// sized by this at build time; the number actually used comes from the DTB.
 pub const MAX_CORES: usize = 512;
-
-/// Runs what the bootargs ask for once every core is online: the selected kernel tests, the
-/// benchmark, or the demo. Returns how the run ended.
-#[cfg(target_os = "none")]
-pub fn run(args: &platform::bootargs::BootArgs) -> arch::aarch64::stop::ExitCode {
-    use platform::bootargs::Mode;
-    let online = arch::aarch64::smp::online_count();
-    let monitor_core = args
-        .monitor_core
-        .filter(|core| *core < online)
-        .unwrap_or(online - 1);
-    monitor::kernel::start(monitor_core, u64::from(args.stall_ms.get()) * 1_000_000);
-    match args.mode {
-        // The test report prints the monitor's counters itself, before its closing line.
-        Mode::Test(selection) => testing::run(&selection, args, online),
-        Mode::Bench => {
-            let code = bench::run(online);
-            monitor::kernel::print_counters("");
-            code
-        }
-        Mode::Demo => {
-            let code = demo::run(online);
-            monitor::kernel::print_counters("");
-            code
-        }
-    }
-}
 
 #[cfg(target_os = "none")]
 mod bench;

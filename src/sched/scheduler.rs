@@ -670,7 +670,7 @@ pub fn report_cores(out: &mut impl core::fmt::Write) {
 
 /// Asks `core` to go offline: it stops running tasks at its next interrupt return and its idle
 /// task hands its work over (see `hotplug`).
-pub(super) fn request_offline(core: usize) {
+pub fn request_offline(core: usize) {
     CORES[core].going_offline.store(true, Ordering::Release);
     request_reschedule(core);
 }

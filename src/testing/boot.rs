@@ -3,7 +3,7 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::arch::aarch64::{boot, cpu, irq, smp};
+use crate::arch::aarch64::{cpu, irq, smp};
 use crate::timer::{self, Expiry};
 use crate::{check, check_eq, kernel_test};
 
@@ -24,7 +24,7 @@ fn wait_for_every_core(cores: usize, done: impl Fn(usize) -> bool) -> Option<usi
 }
 
 kernel_test!(fn cores_online(context) {
-    let described = boot::platform().cpus.len();
+    let described = crate::kernel::platform().cpus.len();
     check_eq!(smp::online_count(), described);
     check!(context.cores <= described);
     Ok(())

@@ -5,10 +5,10 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
 use crate::arch::aarch64::{cpu, smp};
+use crate::kernel::hotplug::{self, HotplugError};
 use crate::monitor::kernel;
 use crate::registry::CORE_TABLE;
 use crate::registry::CoreState;
-use crate::sched::hotplug::{self, HotplugError};
 use crate::sched::{self, Event, SpawnOptions};
 use crate::time::Instant;
 use crate::timer::{self, Expiry};

@@ -7,9 +7,10 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
 use crate::arch::aarch64::cpu;
+use crate::kernel::hotplug;
 use crate::monitor::kernel::{self, COUNTERS};
 use crate::registry::CORE_TABLE;
-use crate::sched::{self, Semaphore, SpawnOptions, hotplug};
+use crate::sched::{self, Semaphore, SpawnOptions};
 use crate::time::Instant;
 use crate::timer::{self, Expiry};
 use crate::{MAX_CORES, check, check_eq, kernel_test};

@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use super::tap::{self, Outcome};
 use super::{KernelTest, TestContext};
 use crate::arch::aarch64::cpu;
-use crate::arch::aarch64::stop::{self, ExitCode};
+use crate::arch::aarch64::stop::ExitCode;
 use crate::platform::bootargs::{BootArgs, TestSelection};
 use crate::platform::console::print;
 use crate::timer::{self, Expiry};
@@ -112,7 +112,7 @@ fn time_limit_expired(_test_index: usize) {
     let mut state = heapless::String::<4096>::new();
     crate::sched::scheduler::report_cores(&mut state);
     print(format_args!("scheduler state at the time-out:\n{state}"));
-    stop::fatal(format_args!(
+    crate::kernel::fatal(format_args!(
         "timed out after {} ms",
         TIME_LIMIT_MS.load(Ordering::Relaxed)
     ))

@@ -61,6 +61,8 @@ primary_entry:
     mov     x30, xzr
     mov     x0, x19
     mov     x1, x20
+    // The kernel's start-up code (src/kernel/start.rs):
+    // extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> !
     bl      primary_main
     b       park
 
@@ -90,6 +92,7 @@ secondary_entry:
     ldr     x0, [x19, #48]              // core index
     mov     x29, xzr
     mov     x30, xzr
+    // extern "C" fn secondary_main(index: usize) -> ! (src/kernel/start.rs)
     bl      secondary_main
     b       park
 

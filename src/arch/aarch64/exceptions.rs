@@ -76,7 +76,7 @@ impl fmt::Display for Report<'_> {
                 f,
                 "stack overflow on core {}, task {}, address {far:#x} (pc {:#x})",
                 core.index,
-                crate::sched::current_task_name(),
+                super::hooks::get().map_or("boot", |hooks| (hooks.task_name)()),
                 self.frame.elr
             );
         }
@@ -97,5 +97,9 @@ impl fmt::Display for Report<'_> {
 /// origin * 4 + type (see `exceptions.s`). Reports once and stops every core.
 #[unsafe(no_mangle)]
 extern "C" fn handle_fatal_exception(frame: &TrapFrame, kind: usize) -> ! {
-    stop::fatal(format_args!("{}", Report { frame, kind }))
+    let report = Report { frame, kind };
+    match super::hooks::get() {
+        Some(hooks) => (hooks.fatal)(format_args!("{report}")),
+        None => stop::early_failure(format_args!("{report}")),
+    }
 }

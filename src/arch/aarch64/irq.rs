@@ -71,7 +71,10 @@ pub fn send_sgi_from_fatal_path(sgi: Sgi, target: usize) -> bool {
 /// Called by the IRQ vector with the interrupted thread's saved state.
 #[unsafe(no_mangle)]
 extern "C" fn handle_irq(frame: &mut TrapFrame) {
-    crate::registry::CORE_TABLE.publish_interrupt_pc(super::cpu::core_id(), frame.elr);
+    let hooks = super::hooks::get();
+    if let Some(hooks) = hooks {
+        (hooks.interrupt_entry)(super::cpu::core_id(), frame.elr);
+    }
     let controller = gic::controller();
     while let Some(intid) = controller.acknowledge() {
         // GICv2 reports an SGI's source core in bits 12:10; the id is the low ten bits. The
@@ -89,5 +92,7 @@ extern "C" fn handle_irq(frame: &mut TrapFrame) {
         }
         controller.end(intid);
     }
-    crate::sched::scheduler::interrupt_exit();
+    if let Some(hooks) = hooks {
+        (hooks.interrupt_exit)();
+    }
 }

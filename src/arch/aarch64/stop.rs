@@ -1,8 +1,7 @@
-//! Stopping the machine: a panic or fatal exception on any core is reported once, every other
-//! core is stopped with an SGI, and QEMU exits with a status that says what happened.
+//! Stopping the machine: every other core is stopped with an SGI, and QEMU exits with a status
+//! that says what happened (the kernel's fatal path, `kernel::fatal`, reports first).
 
 use core::fmt;
-use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::irq::{self, Sgi};
@@ -22,7 +21,6 @@ pub enum ExitCode {
 }
 
 static SEMIHOSTING_EXIT: AtomicBool = AtomicBool::new(false);
-static STOPPING: AtomicBool = AtomicBool::new(false);
 
 /// Chooses semihosting (QEMU with `-semihosting-config enable=on`) over PSCI `SYSTEM_OFF` for
 /// [`exit`]; bootarg `exit=semihosting`. On real boards semihosting traps, so it is opt-in.
@@ -36,22 +34,9 @@ pub fn exit(code: ExitCode) -> ! {
     power_off(code)
 }
 
-/// Reports a fatal condition once (later callers on other cores just park), stops every core
-/// and exits with [`ExitCode::Fatal`], or with the test harness's verdict if a test was running.
-pub fn fatal(message: fmt::Arguments) -> ! {
-    if STOPPING.swap(true, Ordering::AcqRel) {
-        park();
-    }
-    // The report must not trip over the lock-order checker (the console lock may be held by
-    // this very core, interrupted mid-line).
-    crate::sync::set_rank_check_enabled(false);
-    console::emergency_print(format_args!("{message}\n"));
-    stop_other_cores();
-    let code = crate::testing::report_fatal_in_test(message).unwrap_or(ExitCode::Fatal);
-    power_off(code)
-}
-
-fn stop_other_cores() {
+/// Stops every other online core with the stop SGI (best effort: see
+/// [`irq::send_sgi_from_fatal_path`]).
+pub fn stop_other_cores() {
     let me = cpu::core_id();
     for core in (0..crate::MAX_CORES).map(percpu::core) {
         if core.index != me
@@ -66,7 +51,9 @@ fn stop_other_cores() {
     }
 }
 
-fn power_off(code: ExitCode) -> ! {
+/// Ends the run on this core with `code`: semihosting `SYS_EXIT` if chosen, else PSCI
+/// `SYSTEM_OFF`, else the core parks.
+pub fn power_off(code: ExitCode) -> ! {
     if SEMIHOSTING_EXIT.load(Ordering::Relaxed) {
         semihosting::process::exit(code as i32);
     }
@@ -87,14 +74,13 @@ pub fn park() -> ! {
     }
 }
 
-#[panic_handler]
-fn panic(info: &PanicInfo) -> ! {
-    let location = info.location();
-    let (file, line, column) =
-        location.map_or(("<unknown>", 0, 0), |l| (l.file(), l.line(), l.column()));
-    fatal(format_args!(
-        "panic on core {} at {file}:{line}:{column}: {}",
-        cpu::core_id(),
-        info.message()
-    ))
+/// Stops the boot before the console exists: the message goes to semihosting, which QEMU
+/// with `-semihosting` prints; on a board the call traps and the fault handler parks the core.
+pub fn early_failure(message: fmt::Arguments) -> ! {
+    use semihosting::io::Write;
+    if let Ok(mut stderr) = semihosting::io::stderr() {
+        let _ = writeln!(stderr, "coresched: {message}");
+    }
+    use_semihosting_exit(true);
+    exit(ExitCode::Fatal)
 }

@@ -1,0 +1,187 @@
+//! Start-up order: the boot core from the DTB to a running system, and each other core from
+//! its first Rust instruction to its idle loop.
+//!
+//! `boot.s` calls [`primary_main`] on the boot core (MMU off, `x0` = the DTB) and
+//! [`secondary_main`] on every other core (MMU on, stacks set). The boot core discovers the
+//! machine, starts the console, carves memory and turns the MMU on, sets up the scheduler, the
+//! timers and the GIC, starts every other core, then runs what the bootargs ask for.
+
+use spin::Once;
+
+use super::{fatal, interrupts, memory};
+use crate::arch::aarch64::stop::{self, early_failure};
+use crate::arch::aarch64::{boot, cpu, gic, percpu, psci, smp};
+use crate::platform::bootargs;
+use crate::platform::console;
+use crate::platform::dtb::{self, Platform};
+use crate::platform::memory::Range;
+use crate::registry::{CORE_TABLE, CoreState};
+
+/// Guest time allowed for every core to come online.
+const ONLINE_TIMEOUT_NS: u64 = 120_000_000_000;
+
+static PLATFORM: Once<Platform<'static>> = Once::new();
+
+/// The machine as the DTB described it. Available once the boot core has parsed it.
+pub fn platform() -> &'static Platform<'static> {
+    PLATFORM
+        .get()
+        .expect("the platform is discovered before anything asks for it")
+}
+
+/// The boot core's Rust entry, called by `boot.s`: `dtb_address` from x0 at entry, `entry_el`
+/// the exception level the loader entered at (boot.s already left EL2 for EL1).
+#[unsafe(no_mangle)]
+extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
+    percpu::install(0);
+    cpu::calibrate_clock();
+    let (platform, dtb_size) = discover(dtb_address);
+    if let Some(conduit) = platform.psci {
+        psci::set_conduit(conduit);
+    }
+    let args = match bootargs::parse(platform.bootargs) {
+        Ok(args) => args,
+        Err(error) => {
+            start_console(platform, log::LevelFilter::Info);
+            // The parse failed, so honour the one word that decides how to report it.
+            let semihosting = platform
+                .bootargs
+                .split_ascii_whitespace()
+                .any(|word| word == "exit=semihosting");
+            stop::use_semihosting_exit(semihosting);
+            fatal(format_args!("{error}"))
+        }
+    };
+    start_console(platform, args.log_level);
+    stop::use_semihosting_exit(args.exit == bootargs::ExitMethod::Semihosting);
+    crate::sync::set_rank_check_enabled(args.rank_check);
+    if entry_el == 3 {
+        fatal(format_args!(
+            "entered at EL3, which coresched does not support: boot it at EL2 or EL1"
+        ));
+    }
+    for word in args.unknown_words() {
+        log::warn!("unknown bootarg {word:?} ignored");
+    }
+
+    let boot_index = platform
+        .cpus
+        .iter()
+        .position(|cpu| cpu.mpidr == cpu::mpidr())
+        .unwrap_or_else(|| {
+            fatal(format_args!(
+                "the boot core's MPIDR {:#x} is not in the DTB",
+                cpu::mpidr()
+            ))
+        });
+    percpu::install(boot_index);
+    percpu::this_core().set_mpidr(cpu::mpidr());
+    percpu::this_core().set_stack_guard(boot::boot_stack_guard());
+
+    let dtb = Range {
+        start: dtb_address,
+        end: dtb_address + dtb_size,
+    };
+    let memory = memory::carve_and_enable_mmu(platform, dtb);
+    memory::install_scheduler_memory(&memory, platform.cpus.len());
+    crate::sched::scheduler::configure(
+        u64::from(args.slice_ms.get()) * 1_000_000,
+        platform.cpus.len(),
+    );
+    let controller = gic::init(gic::Controller::new(&platform.gic));
+    controller.init_distributor();
+    interrupts::register_handlers(platform);
+    interrupts::init_this_core();
+    smp::mark_online();
+    log::info!(
+        "coresched: {} cores in the DTB, GICv{}, boot core {boot_index}, entered at EL{entry_el}, image at {:#x}",
+        platform.cpus.len(),
+        controller.version(),
+        boot::image_layout().text.start
+    );
+
+    // The table grows before the cores come up: every entry starts `Starting` and turns
+    // `Online` once its core is up; readers skip entries that are not online yet.
+    for index in 0..platform.cpus.len() {
+        set_core_state(index, CoreState::Starting);
+    }
+    set_core_state(boot_index, CoreState::Online);
+    for (index, cpu) in platform
+        .cpus
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index != boot_index)
+    {
+        if let Err(error) = smp::start_core(index, cpu, memory.core_stacks[index], memory.mmu) {
+            set_core_state(index, CoreState::Offline);
+            log::error!(
+                "core {index} (MPIDR {:#x}) did not start: {error:?}",
+                cpu.mpidr
+            );
+        }
+    }
+    let online = smp::wait_online(platform.cpus.len(), ONLINE_TIMEOUT_NS);
+    // The boot core marks the started cores online in the table, one lock hold each: hundreds
+    // of fresh cores taking the core-table lock at once would only queue on it.
+    for index in (0..platform.cpus.len())
+        .filter(|index| *index != boot_index && percpu::core(*index).is_online())
+    {
+        set_core_state(index, CoreState::Online);
+    }
+    crate::kprintln!(
+        "boot: {online} cores online in {} us guest time",
+        cpu::now_ns() / 1000
+    );
+    if online < platform.cpus.len() {
+        log::error!("only {online} of {} cores came online", platform.cpus.len());
+    }
+    crate::sched::start_boot_core();
+    cpu::irq_enable();
+    stop::exit(super::run(&args))
+}
+
+/// A secondary core's Rust entry, called by `boot.s` (which turned its MMU on and gave it its
+/// stacks) with the core's index in the DTB's `/cpus` order.
+#[unsafe(no_mangle)]
+extern "C" fn secondary_main(index: usize) -> ! {
+    percpu::install(index);
+    interrupts::init_this_core();
+    crate::sched::start_secondary_core();
+    // Online only once its scheduler is ready: from now on work may be queued for it (a core
+    // coming back from hotplug reopens its run queue in `start_secondary_core`).
+    smp::mark_online();
+    crate::sched::idle_loop()
+}
+
+/// Moves `core` to `state` in the core table at boot, where every change is one the table
+/// allows: a refusal is a bug, and stops the boot.
+fn set_core_state(core: usize, state: CoreState) {
+    if let Err(error) = CORE_TABLE.change_state(core, state) {
+        fatal(format_args!("boot: core table refused: {error:?}"));
+    }
+}
+
+fn discover(dtb_address: usize) -> (&'static Platform<'static>, usize) {
+    if dtb_address == 0 {
+        early_failure(format_args!(
+            "no DTB: x0 was 0 at entry (boot the Image, not the ELF)"
+        ));
+    }
+    // SAFETY: the boot protocol puts a DTB at x0; the header is read first to learn its size,
+    // and both reads stay inside the blob the header describes. RAM is readable with the MMU off.
+    let header = unsafe { core::slice::from_raw_parts(dtb_address as *const u8, dtb::HEADER_SIZE) };
+    let size = dtb::blob_size(header).unwrap_or_else(|error| {
+        early_failure(format_args!("bad DTB at {dtb_address:#x}: {error}"))
+    });
+    // SAFETY: as above; `size` was checked against the header's own bound.
+    let blob = unsafe { core::slice::from_raw_parts(dtb_address as *const u8, size) };
+    let platform = dtb::discover(blob).unwrap_or_else(|error| {
+        early_failure(format_args!("bad DTB at {dtb_address:#x}: {error}"))
+    });
+    (PLATFORM.call_once(|| platform), size)
+}
+
+fn start_console(platform: &Platform, level: log::LevelFilter) {
+    // SAFETY: the DTB's stdout-path names this PL011, and nothing else drives it.
+    unsafe { console::init(platform.uart.base() as usize, level) };
+}
