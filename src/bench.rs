@@ -8,7 +8,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 
-use crate::sched::balance::XorShift64;
+use crate::random::XorShift64;
 use crate::sched::{self, Semaphore, SpawnOptions};
 use crate::sync::{IrqSpinLock, LockRank};
 use crate::time::Instant;

@@ -13,6 +13,7 @@ pub mod arch;
 pub mod kernel;
 pub mod monitor;
 pub mod platform;
+pub mod random;
 pub mod registry;
 pub mod sched;
 pub mod sync;

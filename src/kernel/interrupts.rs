@@ -29,7 +29,7 @@ pub fn register_handlers(platform: &Platform) {
             IntId::sgi(Sgi::Reschedule as u32),
             crate::sched::handle_reschedule,
         ),
-        (timer, crate::timer::handle_timer_interrupt),
+        (timer, crate::sched::scheduler::handle_timer_interrupt),
     ];
     for (intid, handler) in handlers {
         // Cannot fail: each id is registered once, here, and all are in range.

@@ -169,7 +169,7 @@ impl<T, const N: usize> ExactSizeIterator for Drain<'_, T, N> {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sched::balance::XorShift64;
+    use crate::random::XorShift64;
     use std::collections::VecDeque;
 
     /// A task in the tests: a unique id, and whether it is pinned to its core. Not `Copy`, so

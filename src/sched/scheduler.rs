@@ -10,11 +10,12 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering
 
 use heapless::Vec;
 
-use super::balance::{VictimOrder, XorShift64, should_wake_idle_core, steal_count};
+use super::balance::{VictimOrder, should_wake_idle_core, steal_count};
 use super::runqueue::RunQueue;
 use super::task::{self, Affinity, NO_TASK, State, TaskId, task};
 use crate::MAX_CORES;
 use crate::arch::aarch64::{context, cpu, irq, percpu};
+use crate::random::XorShift64;
 use crate::sync::{IrqSpinLock, LockRank};
 use crate::timer::NO_DEADLINE;
 
@@ -177,18 +178,6 @@ pub fn current_id() -> TaskId {
 /// The task running on `core`, if the scheduler runs there.
 pub fn current_on(core: usize) -> Option<TaskId> {
     Some(CORES[core].current.load(Ordering::Relaxed)).filter(|id| *id != NO_TASK)
-}
-
-/// When the slice of the task running on `core` ends: [`NO_DEADLINE`] when idle, or when a
-/// reschedule is already pending (the interrupt's return starts a new slice, so the timer must
-/// not be re-armed for the old one, which would interrupt again at once).
-pub fn slice_end(core: usize) -> u64 {
-    let state = &CORES[core];
-    if state.need_resched.load(Ordering::Relaxed) {
-        NO_DEADLINE
-    } else {
-        state.slice_end.load(Ordering::Relaxed)
-    }
 }
 
 /// Makes the calling core's boot thread its first task and records its idle task.
@@ -389,6 +378,14 @@ fn set_slice_end(core: usize, idle: bool, now: u64) {
         now.saturating_add(SLICE_NS.load(Ordering::Relaxed))
     };
     CORES[core].slice_end.store(slice_end, Ordering::Relaxed);
+    crate::timer::set_tick_deadline(core, slice_end);
+}
+
+/// Asks `core` to reschedule at its next interrupt return. Its timer need not fire for the old
+/// slice any more (that would only interrupt again at once): the new slice sets a new tick.
+fn set_need_resched(core: usize) {
+    CORES[core].need_resched.store(true, Ordering::Release);
+    crate::timer::set_tick_deadline(core, NO_DEADLINE);
 }
 
 /// The next task for `core`: from its own queue (where `requeue`, the task it just stopped, goes
@@ -519,17 +516,23 @@ pub(super) fn finish_switch() {
     crate::timer::reprogram_this_core();
 }
 
-/// Called from the timer interrupt: asks for a reschedule when the running task's slice ended.
-pub fn timer_tick(core: usize, now: u64) {
+/// The handler of each core's generic-timer interrupt, where the tick policy lives: the timer
+/// service fires what is due, a task whose slice ended is preempted at the interrupt's return,
+/// and the timer is programmed for what comes next.
+pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
+    let core = cpu::core_id();
+    crate::registry::CORE_TABLE.publish_heartbeat(core);
+    let now = crate::timer::expire_this_core();
     if now >= CORES[core].slice_end.load(Ordering::Relaxed) {
-        CORES[core].need_resched.store(true, Ordering::Relaxed);
+        set_need_resched(core);
     }
+    crate::timer::reprogram_this_core();
 }
 
 /// Makes `core` reschedule at its next interrupt return, and interrupts it now (the monitor's
 /// retake of a task that ran too long).
 pub fn request_reschedule(core: usize) {
-    CORES[core].need_resched.store(true, Ordering::Release);
+    set_need_resched(core);
     irq::send_sgi(irq::Sgi::Reschedule, core);
 }
 

@@ -4,7 +4,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
-use crate::sched::balance::XorShift64;
+use crate::random::XorShift64;
 use crate::sched::{self, Event, Mutex, Semaphore, SpawnError, SpawnOptions};
 use crate::time::Instant;
 use crate::{MAX_CORES, check, check_eq, kernel_test};

@@ -15,7 +15,7 @@
 pub mod queue;
 pub mod reserved;
 
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use self::queue::{TimerHandle, TimerQueue};
 use crate::MAX_CORES;
@@ -140,8 +140,20 @@ static QUEUES: [AtomicPtr<CoreTimerQueue>; MAX_CORES] =
 static EARLIEST: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(NO_DEADLINE) }; MAX_CORES];
 static INTERRUPTS: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(0) }; MAX_CORES];
 /// Set (under the core's queue lock) while the core is offline: timers armed for it go to the
-/// core that took over its work.
+/// core that took over its work, recorded in `HEIR`.
 static CLOSED: [AtomicBool; MAX_CORES] = [const { AtomicBool::new(false) }; MAX_CORES];
+static HEIR: [AtomicUsize; MAX_CORES] = [const { AtomicUsize::new(0) }; MAX_CORES];
+/// Each core's tick deadline: a moment its owner (the scheduler: the end of the running task's
+/// slice) wants an interrupt at, besides its timers ([`NO_DEADLINE`]: none).
+static TICK: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(NO_DEADLINE) }; MAX_CORES];
+
+/// Sets `core`'s tick deadline: its hardware timer will fire no later than this either, from
+/// its next reprogramming on (lazily: an earlier arming is left alone). The scheduler sets it
+/// to the end of the running task's slice, and to [`NO_DEADLINE`] when idle or when a
+/// reschedule is already pending.
+pub fn set_tick_deadline(core: usize, deadline_ns: u64) {
+    TICK[core].store(deadline_ns, Ordering::Relaxed);
+}
 
 /// Gives `core` its timer queue. Done once per core at boot, before anyone arms a timer there.
 pub fn install_queue(core: usize, queue: &'static CoreTimerQueue) {
@@ -188,7 +200,7 @@ pub fn arm_on(core: usize, deadline_ns: u64, expiry: Expiry) -> Result<Timer, Ti
         let mut queue = queue.lock();
         if CLOSED[core].load(Ordering::Relaxed) {
             drop(queue);
-            return arm_on(hardware::heir_core(), deadline_ns, expiry);
+            return arm_on(HEIR[core].load(Ordering::Relaxed), deadline_ns, expiry);
         }
         let previous = queue.earliest_deadline();
         let handle = queue
@@ -221,7 +233,8 @@ pub fn arm_reserved(
         let mut queue = queue.lock();
         if CLOSED[core].load(Ordering::Relaxed) {
             drop(queue);
-            return arm_reserved(hardware::heir_core(), index, deadline_ns, callback);
+            let heir = HEIR[core].load(Ordering::Relaxed);
+            return arm_reserved(heir, index, deadline_ns, callback);
         }
         let previous = queue.earliest_deadline();
         queue.reserved.insert(&RESERVED, index, deadline_ns);
@@ -288,6 +301,7 @@ pub fn migrate(core: usize, heir: usize) -> Migration {
         let mut reserved: heapless::Vec<(u64, usize), 32> = heapless::Vec::new();
         {
             let mut queue = queue.lock();
+            HEIR[core].store(heir, Ordering::Relaxed);
             CLOSED[core].store(true, Ordering::Relaxed);
             explicit.extend(queue.explicit.drain().take(32));
             while !reserved.is_full() {
@@ -406,7 +420,7 @@ impl PeriodicTimer {
 
 #[cfg(target_os = "none")]
 mod hardware {
-    use super::{AtomicU64, INTERRUPTS, MAX_CORES, NO_DEADLINE, Ordering, fire_expired};
+    use super::{AtomicU64, INTERRUPTS, MAX_CORES, NO_DEADLINE, Ordering, TICK, fire_expired};
     use crate::arch::aarch64::{cpu, irq, timer};
 
     /// Makes `core` program its hardware timer for its earliest deadline.
@@ -441,7 +455,7 @@ mod hardware {
     /// occasional early interrupt. With nothing due at all the timer stays disarmed: an idle
     /// core gets no interrupts (tickless).
     fn program(core: usize) {
-        let due = super::earliest_deadline(core).min(crate::sched::scheduler::slice_end(core));
+        let due = super::earliest_deadline(core).min(TICK[core].load(Ordering::Relaxed));
         if due < ARMED[core].load(Ordering::Relaxed) {
             ARMED[core].store(due, Ordering::Relaxed);
             timer::arm(due);
@@ -455,11 +469,6 @@ mod hardware {
         ARMED[core].load(Ordering::Relaxed)
     }
 
-    /// The core that takes the timers of a core that is offline.
-    pub fn heir_core() -> usize {
-        crate::sched::hotplug::heir_core()
-    }
-
     /// Disarms this core's hardware timer and forgets what it was armed for (a core going
     /// offline; it starts from scratch when it comes back).
     pub fn disarm_this_core() {
@@ -467,32 +476,25 @@ mod hardware {
         ARMED[cpu::core_id()].store(NO_DEADLINE, Ordering::Relaxed);
     }
 
-    /// The handler of each core's generic-timer interrupt: fires what is due, lets the
-    /// scheduler preempt a task whose slice ended, and programs the next interrupt.
-    pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
+    /// The first half of each core's generic-timer interrupt, for the handler its owner
+    /// registers (the scheduler's tick): counts the interrupt, disarms the hardware timer and
+    /// fires every timer due. Returns the time it fired them at. The handler then decides what
+    /// the interrupt means to it and calls [`reprogram_this_core`].
+    pub fn expire_this_core() -> u64 {
         let core = cpu::core_id();
         INTERRUPTS[core].fetch_add(1, Ordering::Relaxed);
-        crate::registry::CORE_TABLE.publish_heartbeat(core);
         disarm_this_core();
         let now = cpu::now_ns();
         fire_expired(core, now);
-        crate::sched::scheduler::timer_tick(core, now);
-        program(core);
+        now
     }
 }
 
 #[cfg(target_os = "none")]
-pub use hardware::{
-    disarm_this_core, handle_timer_interrupt, programmed_deadline, reprogram_this_core,
-};
+pub use hardware::{disarm_this_core, expire_this_core, programmed_deadline, reprogram_this_core};
 
 #[cfg(not(target_os = "none"))]
 mod hardware {
     /// On the host there is no hardware timer: expiry is driven by calling `fire_expired`.
     pub fn reprogram_core(_core: usize) {}
-
-    /// On the host no core goes offline; core 0 stands in as the heir.
-    pub fn heir_core() -> usize {
-        0
-    }
 }

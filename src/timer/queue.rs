@@ -338,7 +338,7 @@ impl<T, const N: usize> ExactSizeIterator for Drain<'_, T, N> {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sched::balance::XorShift64;
+    use crate::random::XorShift64;
     use std::collections::BTreeMap;
 
     /// Each payload is a unique id, so the model can tell timers apart.

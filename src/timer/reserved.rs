@@ -235,7 +235,7 @@ impl Default for Heap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sched::balance::XorShift64;
+    use crate::random::XorShift64;
 
     #[test]
     fn pops_in_deadline_order_then_arming_order() {
