@@ -27,7 +27,7 @@ pub fn register_handlers(platform: &Platform) {
         (IntId::sgi(Sgi::Stop as u32), stop::handle_stop),
         (
             IntId::sgi(Sgi::Reschedule as u32),
-            crate::sched::handle_reschedule,
+            crate::sched::scheduler::handle_reschedule,
         ),
         (timer, crate::sched::scheduler::handle_timer_interrupt),
     ];

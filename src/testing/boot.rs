@@ -56,12 +56,12 @@ kernel_test!(fn sgi_every_core(context) {
     RING_SIZE.store(context.cores, Ordering::Relaxed);
     let mut before = [0; crate::MAX_CORES];
     for (core, count) in before.iter_mut().enumerate().take(context.cores) {
-        *count = crate::sched::reschedule_sgis(core);
+        *count = crate::sched::scheduler::reschedule_sgis(core);
     }
     for core in 0..context.cores {
         smp::call_on(core, ping_next_core);
     }
-    let silent = wait_for_every_core(context.cores, |core| crate::sched::reschedule_sgis(core) > before[core]);
+    let silent = wait_for_every_core(context.cores, |core| crate::sched::scheduler::reschedule_sgis(core) > before[core]);
     check!(silent.is_none(), "core {:?} received no SGI from its neighbour", silent);
     Ok(())
 });

@@ -1,0 +1,120 @@
+//! Idle cores: the lock-free idle-core set, waking one idle core when work appears (Go's
+//! `wakep`), and the idle loop, which waits in WFI with its timer disarmed unless a timer is
+//! due (tickless).
+
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use super::percore::{ACTIVE_CORES, CORES};
+use super::queues::{GLOBAL, GLOBAL_QUEUED, hand_over_queue};
+use super::switch::schedule;
+use crate::MAX_CORES;
+use crate::arch::aarch64::{cpu, irq};
+use crate::sched::balance::should_wake_idle_core;
+
+/// The idle-core set: a core sets its own bit when it is about to sleep and clears it when it
+/// wakes; a waker claims a bit (clearing it) to wake that core. Lock-free, so idle transitions
+/// never contend on the global lock.
+pub(super) static IDLE_SET: [AtomicU64; MAX_CORES / 64] =
+    [const { AtomicU64::new(0) }; MAX_CORES / 64];
+
+/// How many cores are in the idle set, and how many are looking for work (stealing or
+/// waking a core): lock-free mirrors for the wake-up fast path.
+pub(super) static IDLE_CORES: AtomicUsize = AtomicUsize::new(0);
+pub(super) static SPINNING_CORES: AtomicUsize = AtomicUsize::new(0);
+
+/// Tells `core` about new work on its queue: an SGI if it sleeps; otherwise, for work other
+/// cores may take, one more idle core woken (Go's `wakep`) if nobody is looking for work.
+pub(super) fn notify(core: usize, movable: bool) {
+    if core != cpu::core_id() && CORES[core].idle.load(Ordering::SeqCst) {
+        irq::send_sgi(irq::Sgi::Reschedule, core);
+    } else if movable {
+        wake_idle_core();
+    }
+}
+
+/// Go's `wakep`: if some core is idle and none is spinning, wake one. Claims the core under the
+/// global lock, as Go's `startm` takes `sched.lock`: this is the path a firing timer reaches
+/// (timer -> wake -> here), which is why the timer code must have dropped its timer-queue lock
+/// before firing.
+///
+/// Like Go, the waker first claims the one spinning slot (0 -> 1): of many cores making work
+/// at once, one wakes a core and the others leave it to the woken core, which wakes the next
+/// if it finds work to steal. So the global lock never becomes a convoy.
+pub(super) fn wake_idle_core() {
+    if !should_wake_idle_core(
+        IDLE_CORES.load(Ordering::SeqCst),
+        SPINNING_CORES.load(Ordering::SeqCst),
+    ) || SPINNING_CORES
+        .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        return;
+    }
+    let claimed = {
+        let _global = GLOBAL.lock();
+        claim_idle_core()
+    };
+    SPINNING_CORES.fetch_sub(1, Ordering::SeqCst);
+    if let Some(core) = claimed {
+        irq::send_sgi(irq::Sgi::Reschedule, core);
+    }
+}
+
+/// Takes one core out of the idle set; the caller must wake it.
+pub(super) fn claim_idle_core() -> Option<usize> {
+    for (word, bits) in IDLE_SET.iter().enumerate() {
+        let mut current = bits.load(Ordering::SeqCst);
+        while current != 0 {
+            let bit = current.trailing_zeros() as usize;
+            let mask = 1u64 << bit;
+            let previous = bits.fetch_and(!mask, Ordering::SeqCst);
+            if previous & mask != 0 {
+                IDLE_CORES.fetch_sub(1, Ordering::SeqCst);
+                return Some(word * 64 + bit);
+            }
+            current = previous & !mask;
+        }
+    }
+    None
+}
+
+pub(super) fn has_work(core: usize) -> bool {
+    let cores = ACTIVE_CORES.load(Ordering::Relaxed);
+    CORES[core].queued.load(Ordering::SeqCst) > 0
+        || GLOBAL_QUEUED.load(Ordering::SeqCst) > 0
+        || (0..cores).any(|other| other != core && CORES[other].movable.load(Ordering::SeqCst) > 0)
+}
+
+pub(super) fn set_idle(core: usize, idle: bool) {
+    let mask = 1u64 << (core % 64);
+    CORES[core].idle.store(idle, Ordering::SeqCst);
+    let word = &IDLE_SET[core / 64];
+    if idle {
+        if word.fetch_or(mask, Ordering::SeqCst) & mask == 0 {
+            IDLE_CORES.fetch_add(1, Ordering::SeqCst);
+        }
+    } else if word.fetch_and(!mask, Ordering::SeqCst) & mask != 0 {
+        IDLE_CORES.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The idle task of every core: run whatever is runnable; with nothing, announce the core
+/// idle, check once more, and wait in WFI (timer disarmed unless a kernel timer is due).
+pub fn idle_loop() -> ! {
+    cpu::irq_enable();
+    loop {
+        let interrupts = crate::arch::irq_save_disable();
+        schedule();
+        let core = cpu::core_id();
+        if CORES[core].going_offline.load(Ordering::Acquire) {
+            crate::sched::hotplug::power_off_this_core(hand_over_queue(core));
+        }
+        set_idle(core, true);
+        if !has_work(core) {
+            crate::timer::reprogram_this_core();
+            cpu::wait_for_interrupt();
+        }
+        set_idle(core, false);
+        crate::arch::irq_restore(interrupts);
+    }
+}

@@ -1,0 +1,30 @@
+//! The per-core scheduler: run queues, the switch, preemption, stealing, idle and wake-up.
+//!
+//! Each core owns a run queue (rank `RunQueue`) that only it pops in the common case; thieves
+//! take half of it when they run dry. New and woken work goes to a core's own queue; the global
+//! queue (rank `GlobalSched`, with the idle-core set) takes overflow. A core with nothing to run
+//! waits in WFI with its timer disarmed unless a timer is due (tickless), and is woken by an
+//! SGI only when it is idle.
+
+mod idle;
+#[cfg(feature = "legacy-monitor-lock-order")]
+mod legacy;
+mod percore;
+mod queues;
+mod report;
+mod steal;
+mod switch;
+
+use super::task;
+
+pub use idle::idle_loop;
+#[cfg(feature = "legacy-monitor-lock-order")]
+pub use legacy::{global_lock, ready_under_timer_lock_2019};
+pub use percore::{configure, current_id, current_on, start_core};
+pub use queues::{GLOBAL_QUEUE_CAPACITY, RUN_QUEUE_CAPACITY, enqueue};
+pub use report::report_cores;
+pub use switch::{
+    exit, handle_reschedule, handle_timer_interrupt, interrupt_exit, request_offline,
+    request_reschedule, reschedule_sgis, schedule, wake, yield_now,
+};
+pub(in crate::sched) use switch::{spawn_idle_task, task_entry};

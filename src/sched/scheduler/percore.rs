@@ -1,0 +1,99 @@
+//! Each core's scheduler state: what it runs, its idle task, its slice, its counters, and the
+//! settings every core shares (how many cores schedule, the slice length).
+
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use super::queues::CoreRunQueue;
+use super::switch::start_run;
+use super::task::{NO_TASK, TaskId, task};
+use crate::MAX_CORES;
+use crate::arch::aarch64::{cpu, percpu};
+use crate::sync::{IrqSpinLock, LockRank};
+use crate::timer::NO_DEADLINE;
+
+/// One core's scheduler state, on cache lines of its own (the owner writes it on every
+/// switch; other cores read the hints).
+#[repr(align(128))]
+pub(super) struct CoreSched {
+    pub(super) run_queue: IrqSpinLock<CoreRunQueue>,
+    /// The run queue's length, and how many of its tasks may be stolen, as of its last change:
+    /// lock-free hints for idle cores and thieves.
+    pub(super) queued: AtomicUsize,
+    pub(super) movable: AtomicUsize,
+    pub(super) current: AtomicU32,
+    pub(super) idle_task: AtomicU32,
+    /// The task this core just switched away from, settled by `finish_switch`.
+    pub(super) previous: AtomicU32,
+    /// When the running task's time slice ends ([`NO_DEADLINE`] while idle).
+    pub(super) slice_end: AtomicU64,
+    /// Set by the timer tick or a retake; honoured when the interrupt returns.
+    pub(super) need_resched: AtomicBool,
+    /// In the idle loop and about to sleep: wakers must send an SGI.
+    pub(super) idle: AtomicBool,
+    /// Asked to go offline (hotplug): run nothing more, hand everything over, power off.
+    pub(super) going_offline: AtomicBool,
+    pub(super) random: AtomicU64,
+    pub(super) switches: AtomicU64,
+    pub(super) preemptions: AtomicU64,
+    pub(super) steals: AtomicU64,
+}
+
+impl CoreSched {
+    pub(super) const fn new() -> Self {
+        Self {
+            run_queue: IrqSpinLock::new(LockRank::RunQueue, CoreRunQueue::new()),
+            queued: AtomicUsize::new(0),
+            movable: AtomicUsize::new(0),
+            current: AtomicU32::new(NO_TASK),
+            idle_task: AtomicU32::new(NO_TASK),
+            previous: AtomicU32::new(NO_TASK),
+            slice_end: AtomicU64::new(NO_DEADLINE),
+            need_resched: AtomicBool::new(false),
+            idle: AtomicBool::new(false),
+            going_offline: AtomicBool::new(false),
+            random: AtomicU64::new(0),
+            switches: AtomicU64::new(0),
+            preemptions: AtomicU64::new(0),
+            steals: AtomicU64::new(0),
+        }
+    }
+}
+
+pub(super) static CORES: [CoreSched; MAX_CORES] = [const { CoreSched::new() }; MAX_CORES];
+
+/// Cores running the scheduler: `0..ACTIVE_CORES`.
+pub(super) static ACTIVE_CORES: AtomicUsize = AtomicUsize::new(1);
+
+/// The time slice, ns (bootarg `slice-ms`).
+pub(super) static SLICE_NS: AtomicU64 = AtomicU64::new(10_000_000);
+
+/// Sets the time slice (bootarg `slice-ms`) and how many cores the scheduler will run on.
+pub fn configure(slice_ns: u64, cores: usize) {
+    SLICE_NS.store(slice_ns, Ordering::Relaxed);
+    ACTIVE_CORES.store(cores, Ordering::Relaxed);
+}
+
+/// The id of the task running on this core.
+pub fn current_id() -> TaskId {
+    CORES[cpu::core_id()].current.load(Ordering::Relaxed)
+}
+
+/// The task running on `core`, if the scheduler runs there.
+pub fn current_on(core: usize) -> Option<TaskId> {
+    Some(CORES[core].current.load(Ordering::Relaxed)).filter(|id| *id != NO_TASK)
+}
+
+/// Makes the calling core's boot thread its first task and records its idle task.
+pub fn start_core(current: TaskId, idle: TaskId) {
+    let core = cpu::core_id();
+    let state = &CORES[core];
+    state
+        .random
+        .store(0x9e37_79b9_7f4a_7c15 ^ (core as u64 + 1), Ordering::Relaxed);
+    state.idle_task.store(idle, Ordering::Relaxed);
+    state.going_offline.store(false, Ordering::Relaxed);
+    state.run_queue.lock().closed = false;
+    state.current.store(current, Ordering::Release);
+    start_run(core, current);
+    percpu::this_core().set_stack_guard(task(current).guard_page());
+}

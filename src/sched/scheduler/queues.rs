@@ -1,0 +1,178 @@
+//! Where runnable tasks wait: each core's run queue (rank `RunQueue`), which only its owner
+//! pops in the common case, and the global queue (rank `GlobalSched`), which takes what a full
+//! core queue cannot hold and has room for every task, so a wake-up is never lost. Also the
+//! hand-over of a departing core's queue.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use super::idle::notify;
+use super::percore::CORES;
+use super::switch::request_reschedule;
+use super::task::{Affinity, TaskId, task};
+use crate::sched::runqueue::RunQueue;
+use crate::sync::{IrqSpinLock, LockRank};
+
+/// Runnable tasks each core's own queue holds; more go to the global queue.
+pub const RUN_QUEUE_CAPACITY: usize = 512;
+/// Runnable tasks the global queue holds: every task there can be, so it never overflows and
+/// a wake-up is never lost.
+pub const GLOBAL_QUEUE_CAPACITY: usize = super::task::MAX_TASKS;
+
+/// A core's run queue, counting the tasks in it that other cores may steal.
+pub(super) struct CoreRunQueue {
+    pub(super) tasks: RunQueue<TaskId, RUN_QUEUE_CAPACITY>,
+    pub(super) movable: usize,
+    /// The core is going offline: pushes are refused and go elsewhere.
+    pub(super) closed: bool,
+}
+
+pub(super) fn is_movable(id: TaskId) -> bool {
+    task(id).affinity() == Affinity::Any
+}
+
+impl CoreRunQueue {
+    pub(super) const fn new() -> Self {
+        Self {
+            tasks: RunQueue::new(),
+            movable: 0,
+            closed: false,
+        }
+    }
+
+    /// Queues `id` at the back, or at the front when `ahead` (an urgent task waking up).
+    pub(super) fn push(&mut self, id: TaskId, ahead: bool) -> Result<(), TaskId> {
+        if self.closed {
+            return Err(id);
+        }
+        if ahead {
+            self.tasks.push_front(id)?;
+        } else {
+            self.tasks.push(id)?;
+        }
+        self.movable += usize::from(is_movable(id));
+        Ok(())
+    }
+
+    pub(super) fn pop(&mut self) -> Option<TaskId> {
+        let id = self.tasks.pop()?;
+        self.movable -= usize::from(is_movable(id));
+        Some(id)
+    }
+
+    pub(super) fn steal_half(&mut self, sink: impl FnMut(TaskId) -> Result<(), TaskId>) {
+        self.movable -= self.tasks.steal_half(sink, |id| is_movable(*id));
+    }
+}
+
+pub(super) struct Global {
+    pub(super) queue: RunQueue<TaskId, GLOBAL_QUEUE_CAPACITY>,
+}
+
+pub(super) static GLOBAL: IrqSpinLock<Global> = IrqSpinLock::new(
+    LockRank::GlobalSched,
+    Global {
+        queue: RunQueue::new(),
+    },
+);
+
+/// Mirrors of the global state for lock-free fast paths.
+pub(super) static GLOBAL_QUEUED: AtomicUsize = AtomicUsize::new(0);
+
+/// Publishes `core`'s queue length. Sequentially consistent, pairing with `idle`: a waker
+/// stores the new length and then reads `idle`, an idle core stores `idle` and then reads the
+/// length, so at least one of them sees the other and the work is never slept on.
+pub(super) fn publish_queued(core: usize, queue: &CoreRunQueue) {
+    CORES[core].movable.store(queue.movable, Ordering::SeqCst);
+    CORES[core]
+        .queued
+        .store(queue.tasks.len(), Ordering::SeqCst);
+}
+
+/// Puts `id` on `core`'s run queue, or on the global queue when that one is full (the global
+/// queue has room for every task, so this cannot fail), and tells `core` about it.
+pub fn enqueue(core: usize, id: TaskId) {
+    let (pushed, closed) = {
+        let mut queue = CORES[core].run_queue.lock();
+        let pushed = queue.push(id, task(id).is_urgent()).is_ok();
+        publish_queued(core, &queue);
+        (pushed, queue.closed)
+    };
+    if closed {
+        // The core is going offline: the task goes where its work is being moved.
+        return adopt_from_offline_core(core, id);
+    }
+    if !pushed {
+        push_global(id);
+    }
+    if task(id).is_urgent() {
+        // It goes first on its queue; the core reschedules now rather than at its slice end.
+        request_reschedule(core);
+    } else {
+        notify(core, is_movable(id));
+    }
+}
+
+/// Places a task that was queued on (or headed for) `core`, which is going offline, on the core
+/// that takes over its work; a task pinned there is re-pinned, with a warning.
+pub(super) fn adopt_from_offline_core(core: usize, id: TaskId) {
+    let heir = crate::sched::hotplug::heir_core();
+    if task(id).affinity() == Affinity::Core(core) {
+        log::warn!(
+            "task {} ({}) was pinned to core {core}, which goes offline: now pinned to core {heir}",
+            id,
+            task(id).name()
+        );
+        task(id).pin_to(heir);
+    }
+    enqueue(heir, id);
+}
+
+pub(super) fn push_global(id: TaskId) {
+    let mut global = GLOBAL.lock();
+    // The global queue has a place for every task slot, and a task is queued once: a refusal
+    // is a bug that would lose the task, so it stops the kernel rather than go unnoticed.
+    assert!(
+        global.queue.push(id).is_ok(),
+        "global run queue overflow: task {id} lost"
+    );
+    GLOBAL_QUEUED.store(global.queue.len(), Ordering::SeqCst);
+}
+
+pub(super) fn take_global(core: usize) -> Option<TaskId> {
+    if GLOBAL_QUEUED.load(Ordering::SeqCst) == 0 {
+        return None;
+    }
+    let mut global = GLOBAL.lock();
+    let next = global.queue.pop();
+    GLOBAL_QUEUED.store(global.queue.len(), Ordering::SeqCst);
+    drop(global);
+    next.filter(|id| {
+        // A pinned task that overflowed here belongs to its own core.
+        match task(*id).affinity() {
+            Affinity::Core(owner) if owner != core => {
+                enqueue(owner, *id);
+                false
+            }
+            _ => true,
+        }
+    })
+}
+
+/// Closes this core's run queue and moves every task on it to the heir core. Returns how many.
+pub(super) fn hand_over_queue(core: usize) -> usize {
+    let mut moved = 0;
+    loop {
+        let next = {
+            let mut queue = CORES[core].run_queue.lock();
+            queue.closed = true;
+            let next = queue.pop();
+            publish_queued(core, &queue);
+            next
+        };
+        let Some(id) = next else {
+            return moved;
+        };
+        adopt_from_offline_core(core, id);
+        moved += 1;
+    }
+}

@@ -1,0 +1,248 @@
+//! Running tasks: waking, picking the next task, the context switch, preemption (the tick
+//! and retakes), yielding, and a task's first and last moments.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::idle::idle_loop;
+use super::percore::{CORES, SLICE_NS, current_id};
+use super::queues::{enqueue, publish_queued, push_global, take_global};
+use super::steal::steal;
+use super::task::{self, Affinity, NO_TASK, State, TaskId, task};
+use crate::arch::aarch64::{context, cpu, irq, percpu};
+use crate::timer::NO_DEADLINE;
+
+/// Makes a blocked task runnable again, on its pinned core or the core it last ran on.
+/// Safe from interrupt handlers; a task that is not blocked is left alone.
+pub fn wake(id: TaskId) {
+    let woken = task(id);
+    if !woken.transition(State::Blocked, State::Ready) {
+        return;
+    }
+    let core = match woken.affinity() {
+        Affinity::Core(core) => core,
+        Affinity::Any => woken.last_core.load(Ordering::Relaxed),
+    };
+    enqueue(core, id);
+}
+
+/// Switches to the next runnable task, if any. The running task goes back on the queue if it
+/// is still running (a yield or a preemption); a blocked or exited one does not. Call with IRQs
+/// masked and no spinlock held; returns when this task runs again (possibly on another core).
+pub fn schedule() {
+    let core = cpu::core_id();
+    let state = &CORES[core];
+    let previous = state.current.load(Ordering::Relaxed);
+    let idle = state.idle_task.load(Ordering::Relaxed);
+    let requeue = previous != idle && task(previous).transition(State::Running, State::Ready);
+    let next = if state.going_offline.load(Ordering::Acquire) {
+        // Going offline: park the task on the queue the idle task will hand over.
+        if requeue {
+            enqueue(core, previous);
+        }
+        idle
+    } else {
+        pick_next(core, requeue.then_some(previous)).unwrap_or(idle)
+    };
+    if next == previous {
+        // Nobody else to run: the same task goes on, with a fresh slice.
+        task(next).set_state(State::Running);
+        set_slice_end(core, next == idle, cpu::now_ns());
+        crate::registry::CORE_TABLE.publish_heartbeat(core);
+        crate::timer::reprogram_this_core();
+        return;
+    }
+    switch_to(core, previous, next);
+}
+
+/// Starts `next` on `core`: its time slice (none for the idle task: tickless idle) and the
+/// monitor's record of what the core runs since when, which is also a heartbeat. The clock is
+/// read once for both.
+pub(super) fn start_run(core: usize, next: TaskId) {
+    let idle = next == CORES[core].idle_task.load(Ordering::Relaxed);
+    let now = if idle { 0 } else { cpu::now_ns() };
+    set_slice_end(core, idle, now);
+    let table = &crate::registry::CORE_TABLE;
+    table.publish_heartbeat(core);
+    if idle {
+        table.publish_idle(core);
+    } else {
+        table.publish_running(core, next, now);
+    }
+}
+
+/// Ends `core`'s time slice one slice after `now`, or never for the idle task.
+pub(super) fn set_slice_end(core: usize, idle: bool, now: u64) {
+    let slice_end = if idle {
+        NO_DEADLINE
+    } else {
+        now.saturating_add(SLICE_NS.load(Ordering::Relaxed))
+    };
+    CORES[core].slice_end.store(slice_end, Ordering::Relaxed);
+    crate::timer::set_tick_deadline(core, slice_end);
+}
+
+/// Asks `core` to reschedule at its next interrupt return. Its timer need not fire for the old
+/// slice any more (that would only interrupt again at once): the new slice sets a new tick.
+pub(super) fn set_need_resched(core: usize) {
+    CORES[core].need_resched.store(true, Ordering::Release);
+    crate::timer::set_tick_deadline(core, NO_DEADLINE);
+}
+
+/// The next task for `core`: from its own queue (where `requeue`, the task it just stopped, goes
+/// first, under the same lock), else stolen, else from the global queue.
+pub(super) fn pick_next(core: usize, requeue: Option<TaskId>) -> Option<TaskId> {
+    let (local, overflow) = {
+        let mut queue = CORES[core].run_queue.lock();
+        // A preempted or yielding task goes to the back, urgent or not.
+        let overflow = requeue.and_then(|id| queue.push(id, false).err());
+        let next = queue.pop();
+        publish_queued(core, &queue);
+        (next, overflow)
+    };
+    if let Some(id) = overflow {
+        push_global(id);
+    }
+    local.or_else(|| steal(core)).or_else(|| take_global(core))
+}
+
+pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId) {
+    let state = &CORES[core];
+    let incoming = task(next);
+    // The task may still be switching out on the core that last ran it.
+    while incoming.on_core.load(Ordering::Acquire) != 0 {
+        core::hint::spin_loop();
+    }
+    incoming.on_core.store(1, Ordering::Relaxed);
+    incoming.set_state(State::Running);
+    incoming.last_core.store(core, Ordering::Relaxed);
+    state.current.store(next, Ordering::Relaxed);
+    start_run(core, next);
+    state.previous.store(previous, Ordering::Relaxed);
+    state.switches.fetch_add(1, Ordering::Relaxed);
+    percpu::this_core().set_stack_guard(incoming.guard_page());
+    let outgoing = task(previous);
+    // IRQs are masked (the caller's contract); `next` is off every core (waited for above)
+    // and its saved stack pointer came from `prepare_stack` or its last switch.
+    // SAFETY: so resuming it is sound; the pointers are the outgoing task's own fields.
+    unsafe {
+        context::switch(
+            outgoing.saved_sp.get(),
+            *incoming.saved_sp.get(),
+            outgoing.on_core.as_ptr(),
+        );
+    }
+    finish_switch();
+}
+
+/// Runs on the incoming task right after every switch: releases the task switched away from
+/// if it exited, and programs this core's timer for the new slice.
+pub(in crate::sched) fn finish_switch() {
+    let core = cpu::core_id();
+    let previous = CORES[core].previous.swap(NO_TASK, Ordering::Relaxed);
+    if previous != NO_TASK && task(previous).state() == State::Exited {
+        task(previous).release();
+    }
+    crate::timer::reprogram_this_core();
+}
+
+/// The handler of each core's generic-timer interrupt, where the tick policy lives: the timer
+/// service fires what is due, a task whose slice ended is preempted at the interrupt's return,
+/// and the timer is programmed for what comes next.
+pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
+    let core = cpu::core_id();
+    crate::registry::CORE_TABLE.publish_heartbeat(core);
+    let now = crate::timer::expire_this_core();
+    if now >= CORES[core].slice_end.load(Ordering::Relaxed) {
+        set_need_resched(core);
+    }
+    crate::timer::reprogram_this_core();
+}
+
+/// Makes `core` reschedule at its next interrupt return, and interrupts it now (the monitor's
+/// retake of a task that ran too long).
+pub fn request_reschedule(core: usize) {
+    set_need_resched(core);
+    irq::send_sgi(irq::Sgi::Reschedule, core);
+}
+
+/// Called last in every IRQ: preempts the interrupted task if a reschedule was asked for.
+pub fn interrupt_exit() {
+    let core = cpu::core_id();
+    let state = &CORES[core];
+    if state.current.load(Ordering::Relaxed) == NO_TASK
+        || !state.need_resched.swap(false, Ordering::Acquire)
+    {
+        return;
+    }
+    if state.current.load(Ordering::Relaxed) != state.idle_task.load(Ordering::Relaxed) {
+        state.preemptions.fetch_add(1, Ordering::Relaxed);
+        schedule();
+    }
+}
+
+/// Gives the core to another runnable task, if there is one.
+pub fn yield_now() {
+    let interrupts = crate::arch::irq_save_disable();
+    schedule();
+    crate::arch::irq_restore(interrupts);
+}
+
+/// Entry of a spawned task's thread: settle the switch, run the body, exit.
+pub(in crate::sched) extern "C" fn task_entry(id: usize) -> ! {
+    finish_switch();
+    cpu::irq_enable();
+    if let Some(body) = task(id as TaskId).take_body() {
+        // `spawn` stored a body whose `run` matches the closure at `data`.
+        // SAFETY: a task starts once, so the closure is read exactly once.
+        unsafe { (body.run)(body.data) };
+    }
+    exit()
+}
+
+/// Ends the calling task: joiners are woken and its slot is released once this core has
+/// switched away from its stack.
+pub fn exit() -> ! {
+    let _ = crate::arch::irq_save_disable();
+    let me = task(current_id());
+    me.set_state(State::Exited);
+    me.joiners.notify_all();
+    schedule();
+    unreachable!("an exited task was resumed")
+}
+
+/// Spawns the boot core's idle task (the boot thread itself keeps running as the main task).
+pub(in crate::sched) fn spawn_idle_task(core: usize) -> Option<TaskId> {
+    let new = task::allocate("idle", Affinity::Core(core), false)?;
+    // SAFETY: the slot's stack is private until the task is published; its top is aligned.
+    let saved_sp = unsafe { context::prepare_stack(new.stack_top, idle_entry, new.id as usize) };
+    task::set_start(new.id, None, saved_sp);
+    task(new.id).set_state(State::Ready);
+    Some(new.id)
+}
+
+pub(super) extern "C" fn idle_entry(_id: usize) -> ! {
+    finish_switch();
+    idle_loop()
+}
+
+/// Asks `core` to go offline: it stops running tasks at its next interrupt return and its idle
+/// task hands its work over (see `hotplug`).
+pub fn request_offline(core: usize) {
+    CORES[core].going_offline.store(true, Ordering::Release);
+    request_reschedule(core);
+}
+
+/// The handler of the reschedule SGI: another core gave this one work, changed its timers,
+/// or asks it to reschedule; the interrupt's return honours it.
+pub fn handle_reschedule(_intid: arm_gic::IntId) {
+    RESCHEDULE_SGIS[cpu::core_id()].fetch_add(1, Ordering::Relaxed);
+    crate::timer::reprogram_this_core();
+}
+
+static RESCHEDULE_SGIS: [AtomicU64; crate::MAX_CORES] =
+    [const { AtomicU64::new(0) }; crate::MAX_CORES];
+
+/// How many reschedule SGIs core `core` has received since boot.
+pub fn reschedule_sgis(core: usize) -> u64 {
+    RESCHEDULE_SGIS[core].load(Ordering::Relaxed)
+}
