@@ -7,6 +7,7 @@
 //! output) builds and is unit-tested on the host; only [`arch`] needs the board.
 
 #![cfg_attr(not(test), no_std)]
+#![warn(missing_docs)]
 
 pub mod arch;
 #[cfg(target_os = "none")]

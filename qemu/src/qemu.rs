@@ -41,7 +41,7 @@ pub const EXCLUSIVE_RUN_SMP: u32 = 64;
 /// Where the guest's serial console goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Console {
-    /// Kept in the [`Outcome`](crate::Outcome) only (what tests use).
+    /// Kept in the [`Outcome`] only (what tests use).
     Captured,
     /// Kept in the outcome and also copied as it arrives to this process's stdout (and
     /// QEMU's own messages to its stderr).

@@ -1,7 +1,7 @@
 //! The architecture boundary: everything that needs the CPU itself.
 //!
-//! On the board (`target_os = "none"`) this is [`aarch64`]. On the host the portable modules
-//! are unit-tested against [`host`], which has the same small interface: interrupt masking,
+//! On the board (`target_os = "none"`) this is `aarch64`. On the host the portable modules
+//! are unit-tested against `host`, which has the same small interface: interrupt masking,
 //! the current core's id and the clock.
 
 #[cfg(target_os = "none")]

@@ -1,8 +1,8 @@
 //! The kernel proper: start-up order, the run, hotplug, the interrupt table and the fatal path.
 //!
 //! The top layer: it may use every other one, and only the test harness uses it. `arch` enters
-//! it through the symbols `boot.s` calls ([`start`]) and the hooks it registers
-//! ([`interrupts`]); nothing below names it.
+//! it through the symbols `boot.s` calls (`start`) and the hooks it registers
+//! (`interrupts`); nothing below names it.
 
 mod fatal;
 pub mod hotplug;

@@ -5,7 +5,7 @@
 //! - [`CoreTable`]: each core's [`CoreState`] (the single truth for "online") and incarnation
 //!   behind the core-table lock, plus what each core publishes lock-free (heartbeat, running
 //!   task and since when, PC at its last interrupt).
-//! - [`CORE_TABLE`]: the kernel's table, on the board.
+//! - `CORE_TABLE`: the kernel's table, on the board.
 
 mod core_table;
 

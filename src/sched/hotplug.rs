@@ -2,7 +2,7 @@
 //! offline, and the last steps of a core going offline (see `kernel::hotplug` for the requests).
 //!
 //! A core asked to go offline stops running tasks at its next interrupt return; its idle task
-//! closes its run queue and hands every queued task to the heir, then [`power_off_this_core`]
+//! closes its run queue and hands every queued task to the heir, then `power_off_this_core`
 //! moves its timers there too (the heir reprograms its timer for them) and powers it off with
 //! PSCI `CPU_OFF`.
 

@@ -1,14 +1,14 @@
 //! Scheduling: tasks (kernel threads) on per-core run queues, with blocking primitives.
 //!
-//! The portable parts, unit-tested on the host, are [`runqueue`] (a core's fixed-capacity FIFO
-//! with steal-half) and [`balance`] (victim order, how much to steal, when to wake an idle
-//! core). On the board, [`scheduler`] is the scheduler itself, [`task`] the task table and
-//! [`wait`] the wait queue with the event, semaphore and mutex built on it.
+//! The portable parts, unit-tested on the host, are `runqueue` (a core's fixed-capacity FIFO
+//! with steal-half) and `balance` (victim order, how much to steal, when to wake an idle
+//! core). On the board, `scheduler` is the scheduler itself, `task` the task table and
+//! `wait` the wait queue with the event, semaphore and mutex built on it.
 //!
 //! The API a kernel user sees:
-//! - [`spawn`] with [`SpawnOptions`] (name, stack size, affinity) returns a [`JoinHandle`];
-//!   [`yield_now`], [`sleep_until`], [`sleep_for`], [`exit`], [`current_task`], [`current_core`].
-//! - [`Event`], [`Semaphore`] and [`Mutex`] block the calling task.
+//! - `spawn` with `SpawnOptions` (name, stack size, affinity) returns a `JoinHandle`;
+//!   `yield_now`, `sleep_until`, `sleep_for`, `exit`, `current_task`, `current_core`.
+//! - `Event`, `Semaphore` and `Mutex` block the calling task.
 //! - Capacities are fixed (tasks: the boot-time stack pool; run queues; timers per core), and
 //!   running into one is an `Err` the caller sees.
 

@@ -16,7 +16,7 @@ mod spinlock;
 pub use held::held_locks;
 pub use rank::LockRank;
 pub use rank_check::{HELD_LOCKS_DEPTH, HeldLocks, rank_check_enabled, set_rank_check_enabled};
-pub use shared_str::SharedStr;
+pub use shared_str::{CONTENDED, SharedStr};
 pub use spinlock::{IrqSpinLock, IrqSpinLockGuard};
 
 /// Atomic types and orderings: `core::sync::atomic` normally, `loom::sync::atomic` under

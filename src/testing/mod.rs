@@ -1,10 +1,10 @@
 //! The kernel test harness: tests that run on the booted kernel, on real (emulated) cores.
 //!
-//! A test is an ordinary function registered with [`kernel_test!`], which places a
-//! [`KernelTest`] record in the `.kernel_tests` linker section: there is no central list to
+//! A test is an ordinary function registered with `kernel_test!`, which places a
+//! `KernelTest` record in the `.kernel_tests` linker section: there is no central list to
 //! edit. Bootargs pick the tests (`test=all`, a name, or a prefix such as `sched::`) and how
-//! many cores each uses; results are printed as TAP version 14 (see [`tap`]). A test fails by
-//! returning an error (the [`check!`] and [`check_eq!`] macros), by panicking, or by running
+//! many cores each uses; results are printed as TAP version 14 (see `tap`). A test fails by
+//! returning an error (the `check!` and `check_eq!` macros), by panicking, or by running
 //! past its time limit; the last two end the run, reported like the first.
 
 pub mod tap;

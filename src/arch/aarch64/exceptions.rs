@@ -1,7 +1,7 @@
 //! Exceptions coresched does not handle: decoded, reported once, and the system stopped.
 //!
 //! The vector table is in `exceptions.s`. Synchronous exceptions from kernel threads, FIQs,
-//! SErrors and anything from SP_EL1 or a lower EL arrive in [`handle_fatal_exception`] on the
+//! SErrors and anything from SP_EL1 or a lower EL arrive in `handle_fatal_exception` on the
 //! core's exception stack, so even a thread stack that overflowed into its guard page gets a
 //! proper report naming the core, the task and the address.
 

@@ -33,12 +33,16 @@ pub enum Controller {
     /// driver must be the only one with those registers, so there is exactly one, shared by
     /// every core under a lock (its banked registers still reach each core's own bank).
     V2 {
+        /// The distributor's base address.
         distributor: usize,
+        /// The one driver instance, for every core.
         gic: IrqSpinLock<GicV2<'static>>,
     },
     /// GICv3: distributor plus one redistributor frame per core, in one or more regions.
     V3 {
+        /// The distributor's base address.
         distributor: usize,
+        /// Every region of redistributor frames the DTB lists.
         redistributor_regions: Vec<PhysRegion, MAX_REDISTRIBUTOR_REGIONS>,
     },
 }

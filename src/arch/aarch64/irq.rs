@@ -1,7 +1,7 @@
 //! Interrupt dispatch: handlers registered per interrupt id, run with IRQs masked.
 //!
 //! The IRQ vector saves the interrupted thread's whole state on its own stack and calls
-//! [`handle_irq`], which acknowledges and dispatches every pending interrupt, then lets the
+//! `handle_irq`, which acknowledges and dispatches every pending interrupt, then lets the
 //! scheduler switch threads if one of the handlers asked for it.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
