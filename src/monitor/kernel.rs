@@ -120,8 +120,8 @@ fn monitor_loop() {
 /// global scheduler lock, then each core's timer-queue lock.
 #[cfg(feature = "legacy-monitor-lock-order")]
 fn legacy_pass() {
-    let cores = sched::current_core_count();
-    let queues = (0..cores).filter_map(timer::queue_lock);
+    // Every core that has a timer queue (the 2019 pass did not ask which were online).
+    let queues = (0..crate::MAX_CORES).filter_map(timer::queue_lock);
     super::earliest_deadline_2019(scheduler::global_lock(), queues);
 }
 

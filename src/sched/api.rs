@@ -16,8 +16,6 @@ use crate::timer;
 pub struct SpawnOptions {
     /// Shown in fault and stall reports.
     pub name: &'static str,
-    /// Stack bytes the task needs; at most [`TASK_STACK_SIZE`] (pooled stacks).
-    pub stack_size: usize,
     /// Where it may run.
     pub affinity: Affinity,
     /// Whether it runs ahead of ordinary tasks on its core each time it becomes runnable,
@@ -29,7 +27,6 @@ impl Default for SpawnOptions {
     fn default() -> Self {
         Self {
             name: "task",
-            stack_size: TASK_STACK_SIZE,
             affinity: Affinity::Any,
             urgent: false,
         }
@@ -67,8 +64,6 @@ impl SpawnOptions {
 pub enum SpawnError {
     /// Every task slot with a stack is in use.
     TooManyTasks,
-    /// The requested stack is larger than a pooled stack.
-    StackTooLarge,
     /// The closure does not fit on the stack with room to run.
     ClosureTooLarge,
     /// The pinned core does not exist or does not run the scheduler.
@@ -117,9 +112,6 @@ pub fn spawn<F: FnOnce() + Send + 'static>(
     options: SpawnOptions,
     body: F,
 ) -> Result<JoinHandle, SpawnError> {
-    if options.stack_size > TASK_STACK_SIZE {
-        return Err(SpawnError::StackTooLarge);
-    }
     if size_of::<F>() + align_of::<F>() + STACK_RESERVE > TASK_STACK_SIZE {
         return Err(SpawnError::ClosureTooLarge);
     }
@@ -211,7 +203,7 @@ pub fn start_boot_core() {
     super::hotplug::set_heir(core);
     let idle = scheduler::spawn_idle_task(core)
         .expect("the task pool has room for the boot core's idle task");
-    scheduler::start_core(main, idle);
+    scheduler::start_scheduling_here(main, idle);
 }
 
 /// Starts the scheduler on a secondary core: its boot thread becomes its idle task, which
@@ -220,17 +212,12 @@ pub fn start_secondary_core() {
     let core = cpu::core_id();
     let guard = crate::arch::aarch64::percpu::this_core().stack_guard();
     let idle = task::adopt_boot_thread("idle", core, guard);
-    scheduler::start_core(idle, idle);
+    scheduler::start_scheduling_here(idle, idle);
 }
 
 /// Runs the calling core's idle task: whatever is runnable, else WFI. Never returns.
 pub fn idle_loop() -> ! {
     scheduler::idle_loop()
-}
-
-/// How many cores run the scheduler.
-pub fn current_core_count() -> usize {
-    crate::arch::aarch64::smp::online_count()
 }
 
 /// The name of the task running on this core, for fault reports ("boot" before the scheduler

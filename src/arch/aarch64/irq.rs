@@ -4,11 +4,10 @@
 //! `handle_irq`, which acknowledges and dispatches every pending interrupt, then lets the
 //! scheduler switch threads if one of the handlers asked for it.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
-
 use arm_gic::IntId;
 
 use super::exceptions::TrapFrame;
+use super::fn_cell::FnCell;
 use super::gic;
 
 /// The SGIs coresched uses, one meaning each.
@@ -29,7 +28,7 @@ pub type Handler = fn(IntId);
 /// Interrupt ids that can have handlers: SGIs, PPIs and the SPIs a GICv2/v3 numbers below 1020.
 const HANDLER_SLOTS: usize = 1020;
 
-static HANDLERS: [AtomicUsize; HANDLER_SLOTS] = [const { AtomicUsize::new(0) }; HANDLER_SLOTS];
+static HANDLERS: [FnCell<Handler>; HANDLER_SLOTS] = [const { FnCell::new() }; HANDLER_SLOTS];
 
 /// Why [`register`] refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,9 +46,11 @@ pub fn register(intid: IntId, handler: Handler) -> Result<(), RegisterError> {
     let slot = HANDLERS
         .get(id as usize)
         .ok_or(RegisterError::OutOfRange(id))?;
-    slot.compare_exchange(0, handler as usize, Ordering::AcqRel, Ordering::Acquire)
-        .map(|_| ())
-        .map_err(|_| RegisterError::Taken(id))
+    if slot.store_if_empty(handler) {
+        Ok(())
+    } else {
+        Err(RegisterError::Taken(id))
+    }
 }
 
 /// Enables the private interrupt `intid` (an SGI or PPI) on the calling core.
@@ -80,15 +81,9 @@ extern "C" fn handle_irq(frame: &mut TrapFrame) {
         // GICv2 reports an SGI's source core in bits 12:10; the id is the low ten bits. The
         // end-of-interrupt write below takes the full value back.
         let id = (intid.raw_value() & 0x3ff) as usize;
-        let handler = HANDLERS
-            .get(id)
-            .map_or(0, |slot| slot.load(Ordering::Acquire));
-        if handler == 0 {
-            log::warn!("interrupt {id} has no handler; ignored");
-        } else {
-            // SAFETY: non-zero slots only ever hold a `Handler` stored by `register`.
-            let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(handler) };
-            handler(intid);
+        match HANDLERS.get(id).and_then(FnCell::load) {
+            Some(handler) => handler(intid),
+            None => log::warn!("interrupt {id} has no handler; ignored"),
         }
         controller.end(intid);
     }

@@ -17,6 +17,7 @@ pub mod boot;
 pub mod context;
 pub mod cpu;
 pub mod exceptions;
+pub mod fn_cell;
 pub mod gic;
 pub mod hooks;
 pub mod irq;

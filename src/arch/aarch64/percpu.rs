@@ -86,7 +86,7 @@ impl PerCore {
     }
 }
 
-static CORES: [PerCore; MAX_CORES] = {
+static PER_CORE: [PerCore; MAX_CORES] = {
     let mut cores = [const { PerCore::new(0) }; MAX_CORES];
     let mut index = 0;
     while index < MAX_CORES {
@@ -101,7 +101,7 @@ static CORES: [PerCore; MAX_CORES] = {
 /// # Panics
 /// If `index >= MAX_CORES`.
 pub fn core(index: usize) -> &'static PerCore {
-    &CORES[index]
+    &PER_CORE[index]
 }
 
 /// Makes `TPIDR_EL1` point at core `index`'s state. Called first thing on each core.
@@ -113,7 +113,7 @@ pub fn install(index: usize) {
 #[inline(always)]
 pub fn this_core() -> &'static PerCore {
     let pointer = TPIDR_EL1.get() as *const PerCore;
-    // SAFETY: `install` pointed TPIDR_EL1 at an element of the static `CORES` before any code
+    // SAFETY: `install` pointed TPIDR_EL1 at an element of the static `PER_CORE` before any code
     // that asks for the current core ran on this core, and nothing else writes TPIDR_EL1.
     unsafe { &*pointer }
 }

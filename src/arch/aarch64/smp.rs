@@ -9,6 +9,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use arm_gic::IntId;
 
+use super::fn_cell::FnCell;
 use super::irq::{self, Sgi};
 use super::mmu::MmuConfig;
 use super::{cpu, percpu};
@@ -177,16 +178,13 @@ pub fn wait_online(count: usize, timeout_ns: u64) -> usize {
     online_count()
 }
 
-static CALL_MAILBOX: [AtomicUsize; MAX_CORES] = [const { AtomicUsize::new(0) }; MAX_CORES];
+static CALL_MAILBOX: [FnCell<fn()>; MAX_CORES] = [const { FnCell::new() }; MAX_CORES];
 
 /// Runs `function` on core `target` in interrupt context, as soon as it takes the SGI. Waits
 /// only for the target's mailbox to be free, not for the call to finish.
 pub fn call_on(target: usize, function: fn()) {
     let mailbox = &CALL_MAILBOX[target];
-    while mailbox
-        .compare_exchange(0, function as usize, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
+    while !mailbox.store_if_empty(function) {
         core::hint::spin_loop();
     }
     irq::send_sgi(Sgi::Call, target);
@@ -194,10 +192,7 @@ pub fn call_on(target: usize, function: fn()) {
 
 /// The handler of [`Sgi::Call`]: runs the function in this core's mailbox.
 pub fn handle_call(_intid: IntId) {
-    let function = CALL_MAILBOX[cpu::core_id()].swap(0, Ordering::AcqRel);
-    if function != 0 {
-        // SAFETY: mailboxes only ever hold `fn()` pointers stored by `call_on`.
-        let function: fn() = unsafe { core::mem::transmute::<usize, fn()>(function) };
+    if let Some(function) = CALL_MAILBOX[cpu::core_id()].take() {
         function();
     }
 }

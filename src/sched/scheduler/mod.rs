@@ -20,7 +20,7 @@ use super::task;
 pub use idle::idle_loop;
 #[cfg(feature = "legacy-monitor-lock-order")]
 pub use legacy::{global_lock, ready_under_timer_lock_2019};
-pub use percore::{configure, current_id, current_on, start_core};
+pub use percore::{configure, current_id, current_on, start_scheduling_here};
 pub use queues::{GLOBAL_QUEUE_CAPACITY, RUN_QUEUE_CAPACITY, enqueue};
 pub use report::report_cores;
 pub use switch::{

@@ -84,7 +84,7 @@ pub fn current_on(core: usize) -> Option<TaskId> {
 }
 
 /// Makes the calling core's boot thread its first task and records its idle task.
-pub fn start_core(current: TaskId, idle: TaskId) {
+pub fn start_scheduling_here(current: TaskId, idle: TaskId) {
     let core = cpu::core_id();
     let state = &CORES[core];
     state
