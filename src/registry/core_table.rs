@@ -14,7 +14,7 @@
 
 use crate::MAX_CORES;
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use crate::sync::{IrqSpinLock, IrqSpinLockGuard, LockRank};
+use crate::sync::{CachePadded, IrqSpinLock, IrqSpinLockGuard, LockRank};
 
 /// Where a core is in its life. The only changes allowed are
 /// `Absent -> Starting -> Online -> GoingOffline -> Offline -> Starting`, plus
@@ -99,10 +99,9 @@ impl Entry {
     };
 }
 
-/// What one core publishes, alone on its 64-byte cache line so cores never write to a shared
-/// line. All zero means: no heartbeat yet, idle, never kicked, no interrupt seen.
+/// What one core publishes (kept in a [`CachePadded`] so cores never write to a shared line).
+/// All zero means: no heartbeat yet, idle, never kicked, no interrupt seen.
 #[cfg_attr(loom, derive(Default))]
-#[repr(align(64))]
 struct Published {
     heartbeat: AtomicU64,
     /// When the running task was switched in; 0 while the core is idle.
@@ -136,7 +135,7 @@ impl Published {
 ///   `CORES` is ignored by the publishing calls and reads as zero / `None`.
 pub struct CoreTable<const CORES: usize = MAX_CORES> {
     entries: IrqSpinLock<[Entry; CORES]>,
-    published: [Published; CORES],
+    published: [CachePadded<Published>; CORES],
     longest_hold_ns: AtomicU64,
     clock: fn() -> u64,
 }
@@ -148,7 +147,7 @@ impl<const CORES: usize> CoreTable<CORES> {
     pub const fn new(clock: fn() -> u64) -> Self {
         Self {
             entries: IrqSpinLock::new(LockRank::CoreTable, [Entry::ABSENT; CORES]),
-            published: [const { Published::new() }; CORES],
+            published: [const { CachePadded::new(Published::new()) }; CORES],
             longest_hold_ns: AtomicU64::new(0),
             clock,
         }
@@ -160,7 +159,7 @@ impl<const CORES: usize> CoreTable<CORES> {
     pub fn new(clock: fn() -> u64) -> Self {
         Self {
             entries: IrqSpinLock::new(LockRank::CoreTable, [Entry::ABSENT; CORES]),
-            published: core::array::from_fn(|_| Published::default()),
+            published: core::array::from_fn(|_| CachePadded::new(Published::default())),
             longest_hold_ns: AtomicU64::new(0),
             clock,
         }

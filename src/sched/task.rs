@@ -11,7 +11,7 @@ use heapless::Vec;
 
 use super::wait::WaitQueue;
 use crate::platform::memory::Stack;
-use crate::sync::{IrqSpinLock, LockRank, SharedStr};
+use crate::sync::{CachePadded, IrqSpinLock, LockRank, SharedStr};
 
 /// Task slots: spawned tasks plus one boot thread per possible core (the boot-time stack pool
 /// may allow fewer spawned tasks).
@@ -52,7 +52,6 @@ const ANY_CORE: usize = usize::MAX;
 
 /// One task slot. Fields a task's own core writes while running it are plain cells; fields
 /// other cores touch are atomics.
-#[repr(align(64))]
 pub struct Task {
     pub(super) state: AtomicU8,
     /// 1 while a core runs on this task's stack; `switch_context` clears it once the task's
@@ -179,7 +178,8 @@ impl Task {
 /// "No task", in intrusive links.
 pub const NO_TASK: TaskId = u32::MAX;
 
-static TASKS: [Task; MAX_TASKS] = [const { Task::new() }; MAX_TASKS];
+/// Each slot in a [`CachePadded`]: slots running on different cores never share a line.
+static TASKS: [CachePadded<Task>; MAX_TASKS] = [const { CachePadded::new(Task::new()) }; MAX_TASKS];
 
 /// The task in slot `id`.
 pub fn task(id: TaskId) -> &'static Task {
@@ -189,7 +189,9 @@ pub fn task(id: TaskId) -> &'static Task {
 /// The slot index of `task`.
 pub fn id_of(task: &Task) -> TaskId {
     // Cannot overflow: every `Task` lives in `TASKS`, which has fewer than 2^32 slots.
-    ((core::ptr::from_ref(task) as usize - TASKS.as_ptr() as usize) / size_of::<Task>()) as TaskId
+    // A `CachePadded` holds its value at offset 0, so a task's address is its slot's.
+    let offset = core::ptr::from_ref(task) as usize - TASKS.as_ptr() as usize;
+    (offset / size_of::<CachePadded<Task>>()) as TaskId
 }
 
 /// Free slots that have a pooled stack, and how many slots have one at all.

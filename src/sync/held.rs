@@ -18,12 +18,13 @@ use crate::MAX_CORES;
 use crate::arch::{self, IrqState};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-/// One core's record, alone on its 64-byte cache line (the line size of the Cortex-A cores
-/// coresched runs on) so that cores never write to a shared line. Only the core itself touches
+use super::CachePadded;
+
+/// One core's record, alone on its cache lines ([`CachePadded`]) so that cores never write to a
+/// shared line. Only the core itself touches
 /// `locks_held` and `state_before_first`, and only with interrupts masked (from
 /// `prepare_acquire` to its last `record_release`), so plain loads and stores suffice: they are
 /// atomics only because the record sits in a shared static.
-#[repr(align(64))]
 struct CoreRecord {
     /// How many IRQ-safe locks the core holds.
     locks_held: AtomicU32,
@@ -42,7 +43,8 @@ impl CoreRecord {
     }
 }
 
-static RECORDS: [CoreRecord; MAX_CORES] = [const { CoreRecord::new() }; MAX_CORES];
+static RECORDS: [CachePadded<CoreRecord>; MAX_CORES] =
+    [const { CachePadded::new(CoreRecord::new()) }; MAX_CORES];
 
 /// Masks interrupts on the calling core, then panics if the lock order forbids it to take a
 /// lock of `rank` now. Returns the interrupt state from before, for [`record_acquire`] (or for

@@ -4,15 +4,18 @@
 //! - [`IrqSpinLock`]: a spinlock that masks interrupts while held and, in debug builds,
 //!   panics on an acquisition that breaks the order.
 //! - [`held_locks`]: the ranks a core holds, readable from any core (for the watchdog).
+//! - [`CachePadded`]: a per-core record alone on its cache lines.
 //! - [`SharedStr`]: a `&'static str` rewritten by its owner and read by any core, never torn.
 //! - [`atomic`]: the atomics to use in code that loom models check.
 
+mod cache_padded;
 mod held;
 pub mod rank;
 mod rank_check;
 mod shared_str;
 mod spinlock;
 
+pub use cache_padded::CachePadded;
 pub use held::held_locks;
 pub use rank::LockRank;
 pub use rank_check::{HELD_LOCKS_DEPTH, HeldLocks, rank_check_enabled, set_rank_check_enabled};

@@ -1,7 +1,6 @@
 //! Per-core architecture state, reached through `TPIDR_EL1`.
 //!
-//! One [`PerCore`] per possible core, each on its own cache line pair (128 bytes) so cores do
-//! not share lines. The index is fixed at build time; everything else is filled in when the
+//! One [`PerCore`] per possible core, each in a [`CachePadded`] so cores do not share lines. The index is fixed at build time; everything else is filled in when the
 //! core is started and read by other cores (SGI targets, fault reports), hence atomics.
 
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
@@ -9,9 +8,9 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering}
 use aarch64_cpu::registers::{Readable, TPIDR_EL1, Writeable};
 
 use crate::MAX_CORES;
+use crate::sync::CachePadded;
 
 /// What the architecture layer knows about one core.
-#[repr(C, align(128))]
 pub struct PerCore {
     /// The core's index in the DTB's `/cpus` order; also its index in every per-core table.
     pub index: usize,
@@ -86,11 +85,11 @@ impl PerCore {
     }
 }
 
-static PER_CORE: [PerCore; MAX_CORES] = {
-    let mut cores = [const { PerCore::new(0) }; MAX_CORES];
+static PER_CORE: [CachePadded<PerCore>; MAX_CORES] = {
+    let mut cores = [const { CachePadded::new(PerCore::new(0)) }; MAX_CORES];
     let mut index = 0;
     while index < MAX_CORES {
-        cores[index].index = index;
+        cores[index] = CachePadded::new(PerCore::new(index));
         index += 1;
     }
     cores

@@ -8,12 +8,11 @@ use super::switch::start_run;
 use super::task::{NO_TASK, TaskId, task};
 use crate::MAX_CORES;
 use crate::arch::aarch64::{cpu, percpu};
-use crate::sync::{IrqSpinLock, LockRank};
+use crate::sync::{CachePadded, IrqSpinLock, LockRank};
 use crate::timer::NO_DEADLINE;
 
-/// One core's scheduler state, on cache lines of its own (the owner writes it on every
+/// One core's scheduler state, kept in a [`CachePadded`] (the owner writes it on every
 /// switch; other cores read the hints).
-#[repr(align(128))]
 pub(super) struct CoreSched {
     pub(super) run_queue: IrqSpinLock<CoreRunQueue>,
     /// The run queue's length, and how many of its tasks may be stolen, as of its last change:
@@ -59,7 +58,8 @@ impl CoreSched {
     }
 }
 
-pub(super) static CORES: [CoreSched; MAX_CORES] = [const { CoreSched::new() }; MAX_CORES];
+pub(super) static CORES: [CachePadded<CoreSched>; MAX_CORES] =
+    [const { CachePadded::new(CoreSched::new()) }; MAX_CORES];
 
 /// Cores running the scheduler: `0..ACTIVE_CORES`.
 pub(super) static ACTIVE_CORES: AtomicUsize = AtomicUsize::new(1);
