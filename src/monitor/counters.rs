@@ -157,7 +157,7 @@ impl Default for MonitorCounters {
 mod tests {
     use super::*;
     use crate::monitor::scan::{Actions, UnresponsiveReport};
-    use crate::monitor::test_clock;
+    use crate::registry::test_clock;
     use crate::timer::NO_DEADLINE;
 
     fn outcome(actions: &[Action]) -> ScanOutcome {

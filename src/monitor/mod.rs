@@ -108,28 +108,10 @@ impl<const CORES: usize> Monitor<CORES> {
     }
 }
 
-/// A clock for host tests: each test thread sets its own time.
-#[cfg(all(test, not(loom)))]
-pub(crate) mod test_clock {
-    use std::cell::Cell;
-
-    std::thread_local!(static NOW_NS: Cell<u64> = const { Cell::new(0) });
-
-    /// The calling thread's time.
-    pub(crate) fn now() -> u64 {
-        NOW_NS.with(Cell::get)
-    }
-
-    /// Sets the calling thread's time.
-    pub(crate) fn set(now_ns: u64) {
-        NOW_NS.with(|now| now.set(now_ns));
-    }
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::registry::CoreState;
+    use crate::registry::{CoreState, test_clock};
     use crate::timer::NO_DEADLINE;
 
     const MS: u64 = 1_000_000;

@@ -353,8 +353,8 @@ impl<const CORES: usize> Scanner<'_, CORES> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::monitor::test_clock;
     use crate::registry::CoreState;
+    use crate::registry::test_clock;
     use crate::sync::LockRank;
 
     const CORES: usize = 4;

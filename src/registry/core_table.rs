@@ -345,7 +345,7 @@ impl<const CORES: usize> Drop for CoreTableGuard<'_, CORES> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::{CoreState, CoreTable, OnlineCore, Running, StateError};
-    use crate::monitor::test_clock;
+    use crate::registry::test_clock;
 
     fn table_with(states: &[CoreState]) -> CoreTable<4> {
         let table = CoreTable::new(test_clock::now);

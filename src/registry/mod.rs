@@ -9,6 +9,24 @@
 
 mod core_table;
 
+/// A clock for host tests: each test thread sets its own time.
+#[cfg(all(test, not(loom)))]
+pub(crate) mod test_clock {
+    use std::cell::Cell;
+
+    std::thread_local!(static NOW_NS: Cell<u64> = const { Cell::new(0) });
+
+    /// The calling thread's time.
+    pub(crate) fn now() -> u64 {
+        NOW_NS.with(Cell::get)
+    }
+
+    /// Sets the calling thread's time.
+    pub(crate) fn set(now_ns: u64) {
+        NOW_NS.with(|now| now.set(now_ns));
+    }
+}
+
 pub use core_table::{CoreState, CoreTable, CoreTableGuard, OnlineCore, Running, StateError};
 
 /// Every core's entry: state (behind the core-table lock) and what it publishes lock-free.
