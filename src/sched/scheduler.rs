@@ -217,6 +217,7 @@ pub fn enqueue(core: usize, id: TaskId) {
     let (pushed, closed) = {
         let mut queue = CORES[core].run_queue.lock();
         let pushed = queue.push(id).is_ok();
+        crate::sync::perturb::point(crate::sync::perturb::Site::Publish);
         publish_queued(core, &queue);
         (pushed, queue.closed)
     };
@@ -311,6 +312,7 @@ fn claim_idle_core() -> Option<usize> {
 /// Makes a blocked task runnable again, on its pinned core or the core it last ran on.
 /// Safe from interrupt handlers; a task that is not blocked is left alone.
 pub fn wake(id: TaskId) {
+    crate::sync::perturb::point(crate::sync::perturb::Site::Wake);
     let woken = task(id);
     if !woken.transition(State::Blocked, State::Ready) {
         return;
@@ -456,6 +458,7 @@ fn steal(core: usize) -> Option<TaskId> {
 }
 
 fn switch_to(core: usize, previous: TaskId, next: TaskId) {
+    crate::sync::perturb::point(crate::sync::perturb::Site::Switch);
     let state = &CORES[core];
     let incoming = task(next);
     // The task may still be switching out on the core that last ran it.

@@ -4,9 +4,11 @@
 //! - [`IrqSpinLock`]: a spinlock that masks interrupts while held and, in debug builds,
 //!   panics on an acquisition that breaks the order.
 //! - [`held_locks`]: the ranks a core holds, readable from any core (for the watchdog).
+//! - [`perturb`]: seeded delays at racy points (debug builds), for reproducible stress runs.
 //! - [`atomic`]: the atomics to use in code that loom models check.
 
 mod held;
+pub mod perturb;
 pub mod rank;
 mod rank_check;
 mod spinlock;
