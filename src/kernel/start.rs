@@ -55,6 +55,7 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
     start_console(platform, args.log_level);
     stop::use_semihosting_exit(args.exit == bootargs::ExitMethod::Semihosting);
     crate::sync::set_rank_check_enabled(args.rank_check);
+    crate::sync::perturb::set_seed(args.seed);
     if entry_el == 3 {
         fatal(format_args!(
             "entered at EL3, which coresched does not support: boot it at EL2 or EL1"

@@ -1,5 +1,6 @@
 //! The kernel command line (`/chosen/bootargs`, QEMU's `-append`): space-separated words that
-//! choose the log level, what to run (demo, tests, benchmark) and scheduler knobs.
+//! choose the log level, what to run (demo, tests, benchmark), scheduler knobs and the seed of
+//! the timing perturbation.
 //!
 //! The grammar is the host contract's. [`parse`] borrows the line; a malformed value of a known
 //! word is a [`BootArgError`] naming the word, an unknown word is kept (up to
@@ -91,6 +92,9 @@ pub struct BootArgs<'a> {
     pub stall_ms: NonZeroU32,
     /// `rank-check=on|off`: the lock-rank checker; default on in builds with debug assertions.
     pub rank_check: bool,
+    /// `seed=N`: the seed of the timing perturbation (`sync::perturb`), any `u64`; default 0,
+    /// which means no perturbation.
+    pub seed: u64,
     unknown_words: Vec<&'a str, MAX_UNKNOWN_WORDS>,
     unknown_word_count: usize,
 }
@@ -127,6 +131,7 @@ impl Default for BootArgs<'_> {
             slice_ms: DEFAULT_SLICE_MS,
             stall_ms: DEFAULT_STALL_MS,
             rank_check: cfg!(debug_assertions),
+            seed: 0,
             unknown_words: Vec::new(),
             unknown_word_count: 0,
         }
@@ -181,6 +186,7 @@ pub fn parse(line: &str) -> Result<BootArgs<'_>, BootArgError<'_>> {
             "slice-ms" => args.slice_ms = word.value("slice-ms=N with N >= 1", decimal)?,
             "stall-ms" => args.stall_ms = word.value("stall-ms=N with N >= 1", decimal)?,
             "rank-check" => args.rank_check = word.value("rank-check=on|off", on_off)?,
+            "seed" => args.seed = word.value("seed=N with 0 <= N < 2^64", decimal)?,
             _ => args.add_unknown_word(text),
         }
     }
@@ -281,6 +287,7 @@ mod tests {
         assert_eq!(args.slice_ms, nonzero(10));
         assert_eq!(args.stall_ms, nonzero(1_000));
         assert_eq!(args.rank_check, cfg!(debug_assertions));
+        assert_eq!(args.seed, 0);
         assert!(args.unknown_words().is_empty());
         assert_eq!(args.unknown_word_count(), 0);
         assert_eq!(parse(" \t\n ").unwrap(), BootArgs::default());
@@ -303,7 +310,7 @@ mod tests {
     fn every_setting() {
         let args = parse(
             "test=sched:: test-cores=2 test-timeout-ms=500 exit=semihosting monitor=3 \
-             slice-ms=5 stall-ms=250 rank-check=off",
+             slice-ms=5 stall-ms=250 rank-check=off seed=42",
         )
         .unwrap();
         assert_eq!(
@@ -317,7 +324,10 @@ mod tests {
         assert_eq!(args.slice_ms, nonzero(5));
         assert_eq!(args.stall_ms, nonzero(250));
         assert!(!args.rank_check);
+        assert_eq!(args.seed, 42);
         assert!(parse("rank-check=on").unwrap().rank_check);
+        assert_eq!(parse("seed=7 seed=0").unwrap().seed, 0);
+        assert_eq!(parse("seed=18446744073709551615").unwrap().seed, u64::MAX);
         assert_eq!(parse("exit=psci").unwrap().exit, ExitMethod::Psci);
         assert_eq!(parse("monitor=0").unwrap().monitor_core, Some(0));
     }
@@ -391,6 +401,13 @@ mod tests {
             "stall-ms=1.5",
             "rank-check=yes",
             "rank-check",
+            "seed",
+            "seed=",
+            "seed=-1",
+            "seed=+1",
+            "seed=0x10",
+            "seed=1.5",
+            "seed=18446744073709551616",
         ] {
             assert_eq!(error(word).word, word);
         }
@@ -407,6 +424,10 @@ mod tests {
         assert_eq!(
             error("test-cores=0").to_string(),
             "bootargs: bad word `test-cores=0` (expected test-cores=N with N >= 1)"
+        );
+        assert_eq!(
+            error("seed=-1").to_string(),
+            "bootargs: bad word `seed=-1` (expected seed=N with 0 <= N < 2^64)"
         );
     }
 

@@ -6,10 +6,12 @@
 //! - [`held_locks`]: the ranks a core holds, readable from any core (for the watchdog).
 //! - [`CachePadded`]: a per-core record alone on its cache lines.
 //! - [`SharedStr`]: a `&'static str` rewritten by its owner and read by any core, never torn.
+//! - [`perturb`]: seeded delays at racy points (debug builds), for reproducible stress runs.
 //! - [`atomic`]: the atomics to use in code that loom models check.
 
 mod cache_padded;
 mod held;
+pub mod perturb;
 pub mod rank;
 mod rank_check;
 mod shared_str;

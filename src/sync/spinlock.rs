@@ -61,9 +61,11 @@ impl<T> IrqSpinLock<T> {
     }
 
     /// Masks interrupts, checks the lock order (panicking on an inversion in debug builds),
-    /// spins until the lock is free, and returns the guard.
+    /// passes a perturbation point (a seeded delay in debug builds, see
+    /// [`perturb`](super::perturb)), spins until the lock is free, and returns the guard.
     pub fn lock(&self) -> IrqSpinLockGuard<'_, T> {
         let saved = held::prepare_acquire(self.rank);
+        super::perturb::point(super::perturb::Site::Lock);
         let inner = raw::lock(&self.inner);
         held::record_acquire(self.rank, saved);
         self.guard(inner)

@@ -196,6 +196,7 @@ fn publish(core: usize, queue: &CoreTimers) -> u64 {
 /// core reprograms its hardware timer (directly, or after an SGI when `core` is another core).
 pub fn arm_on(core: usize, deadline_ns: u64, expiry: Expiry) -> Result<Timer, TimerError> {
     let queue = queue_of(core)?;
+    crate::sync::perturb::point(crate::sync::perturb::Site::TimerArm);
     let (handle, became_earliest) = {
         let mut queue = queue.lock();
         if CLOSED[core].load(Ordering::Relaxed) {
@@ -229,6 +230,7 @@ pub fn arm_reserved(
 ) -> Result<(), TimerError> {
     RESERVED_CALLBACK.call_once(|| callback);
     let queue = queue_of(core)?;
+    crate::sync::perturb::point(crate::sync::perturb::Site::TimerArm);
     let became_earliest = {
         let mut queue = queue.lock();
         if CLOSED[core].load(Ordering::Relaxed) {

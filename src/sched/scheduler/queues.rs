@@ -94,6 +94,7 @@ pub fn enqueue(core: usize, id: TaskId) {
     let (pushed, closed) = {
         let mut queue = CORES[core].run_queue.lock();
         let pushed = queue.push(id, task(id).is_urgent()).is_ok();
+        crate::sync::perturb::point(crate::sync::perturb::Site::Publish);
         publish_queued(core, &queue);
         (pushed, queue.closed)
     };

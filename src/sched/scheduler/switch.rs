@@ -14,6 +14,7 @@ use crate::timer::NO_DEADLINE;
 /// Makes a blocked task runnable again, on its pinned core or the core it last ran on.
 /// Safe from interrupt handlers; a task that is not blocked is left alone.
 pub fn wake(id: TaskId) {
+    crate::sync::perturb::point(crate::sync::perturb::Site::Wake);
     let woken = task(id);
     if !woken.transition(State::Blocked, State::Ready) {
         return;
@@ -106,6 +107,7 @@ pub(super) fn pick_next(core: usize, requeue: Option<TaskId>) -> Option<TaskId> 
 }
 
 pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId) {
+    crate::sync::perturb::point(crate::sync::perturb::Site::Switch);
     let state = &CORES[core];
     let incoming = task(next);
     // The task may still be switching out on the core that last ran it.
