@@ -27,7 +27,7 @@ impl Instant {
     /// The current time on this core's generic timer.
     #[cfg(target_os = "none")]
     pub fn now() -> Self {
-        Self(crate::arch::aarch64::cpu::now_ns())
+        Self(crate::arch::now_ns())
     }
 
     /// `self + duration`, or [`Instant::NEVER`] if that does not fit.

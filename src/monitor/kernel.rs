@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
 use super::{Action, Monitor, MonitorCounters, StallReport, Thresholds};
-use crate::arch::aarch64::{cpu, irq};
+use crate::arch;
 use crate::registry::CORE_TABLE;
 use crate::sched::{self, SpawnOptions, scheduler, task};
 use crate::timer::{self, PeriodicTimer};
@@ -83,7 +83,7 @@ pub fn start(core: usize, stall_ns: u64) {
         return;
     }
     if let Some(buddy) = buddy_core() {
-        let first = cpu::now_ns().saturating_add(BUDDY.period_ns());
+        let first = arch::now_ns().saturating_add(BUDDY.period_ns());
         if BUDDY.start_on(buddy, first).is_err() {
             log::error!("monitor: could not arm the buddy check on core {buddy}");
         }
@@ -128,8 +128,8 @@ fn legacy_pass() {
 fn carry_out(action: &Action) {
     match action {
         Action::Kick(core) => {
-            CORE_TABLE.record_kick(*core, cpu::now_ns());
-            irq::send_sgi(irq::Sgi::Reschedule, *core);
+            CORE_TABLE.record_kick(*core, arch::now_ns());
+            arch::send_reschedule(*core);
         }
         Action::Retake(core) => scheduler::request_reschedule(*core),
         Action::ReportStall(report) => {
@@ -174,14 +174,14 @@ static BUDDY: PeriodicTimer = PeriodicTimer::new(check_monitor, 0, 250_000_000);
 
 fn check_monitor(_: usize) {
     let limit = STALL_LIMIT_NS.load(Ordering::Relaxed);
-    if let Some(silence) = COUNTERS.monitor_silence(cpu::now_ns(), limit) {
+    if let Some(silence) = COUNTERS.monitor_silence(arch::now_ns(), limit) {
         BUDDY_REPORTS.fetch_add(1, Ordering::Relaxed);
         log::error!(
             "stall: the monitor on core {} made no pass for {} ms (after {} passes); reported by its buddy, core {}",
             monitor_core(),
             silence.silent_for_ns / 1_000_000,
             silence.passes,
-            cpu::core_id()
+            arch::core_id()
         );
     }
 }

@@ -11,7 +11,7 @@ use core::ptr::NonNull;
 use arm_pl011_uart::{PL011Registers, Uart, UniqueMmioPointer};
 use spin::Once;
 
-use crate::arch::aarch64::cpu;
+use crate::arch;
 use crate::sync::{IrqSpinLock, LockRank};
 
 static CONSOLE: Once<IrqSpinLock<Uart<'static>>> = Once::new();
@@ -89,12 +89,12 @@ impl log::Log for Logger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let micros = cpu::now_ns() / 1000;
+        let micros = arch::now_ns() / 1000;
         print(format_args!(
             "[{:>6}.{:06}] core {:>3} {:<5} {}\n",
             micros / 1_000_000,
             micros % 1_000_000,
-            cpu::core_id(),
+            arch::core_id(),
             record.level(),
             record.args()
         ));

@@ -7,7 +7,7 @@ use super::scheduler;
 use super::task::{self, Affinity, Body, TaskId, task};
 pub use super::task::{Affinity as TaskAffinity, State as TaskState, TASK_STACK_SIZE};
 pub use super::wait::{Event, Mutex, MutexGuard, Semaphore, WaitQueue};
-use crate::arch::aarch64::{context, cpu};
+use crate::arch;
 use crate::time::Instant;
 use crate::timer;
 
@@ -122,7 +122,7 @@ pub fn spawn<F: FnOnce() + Send + 'static>(
             return Err(SpawnError::NoSuchCore);
         }
         Affinity::Core(core) => core,
-        Affinity::Any => cpu::core_id(),
+        Affinity::Any => arch::core_id(),
     };
     let new = task::allocate(options.name, options.affinity, options.urgent)
         .ok_or(SpawnError::TooManyTasks)?;
@@ -131,7 +131,7 @@ pub fn spawn<F: FnOnce() + Send + 'static>(
     // SAFETY: that stack is private to this core until the task is published.
     let saved_sp = unsafe {
         (data as *mut F).write(body);
-        context::prepare_stack(data & !15, scheduler::task_entry, new.id as usize)
+        arch::prepare_stack(data & !15, scheduler::task_entry, new.id as usize)
     };
     task::set_start(
         new.id,
@@ -164,7 +164,7 @@ pub fn sleep_until(deadline: Instant) {
     task(me).set_state(TaskState::Blocked);
     // Cannot fail: this core runs the scheduler, so it has a timer queue.
     timer::arm_reserved(
-        cpu::core_id(),
+        arch::core_id(),
         me as usize,
         deadline.as_nanos(),
         wake_sleeper,
@@ -191,14 +191,14 @@ pub fn current_task() -> TaskId {
 
 /// The core the caller runs on (it may change at any preemption point).
 pub fn current_core() -> usize {
-    cpu::core_id()
+    arch::core_id()
 }
 
 /// Starts the scheduler on the boot core: its boot thread becomes the `main` task, and
 /// an idle task is made for it.
 pub fn start_boot_core() {
-    let core = cpu::core_id();
-    let guard = crate::arch::aarch64::percpu::this_core().stack_guard();
+    let core = arch::core_id();
+    let guard = arch::stack_guard();
     let main = task::adopt_boot_thread("main", core, guard);
     super::hotplug::set_heir(core);
     let idle = scheduler::spawn_idle_task(core)
@@ -209,8 +209,8 @@ pub fn start_boot_core() {
 /// Starts the scheduler on a secondary core: its boot thread becomes its idle task, which
 /// the caller then runs with [`idle_loop`] once it has announced the core online.
 pub fn start_secondary_core() {
-    let core = cpu::core_id();
-    let guard = crate::arch::aarch64::percpu::this_core().stack_guard();
+    let core = arch::core_id();
+    let guard = arch::stack_guard();
     let idle = task::adopt_boot_thread("idle", core, guard);
     scheduler::start_scheduling_here(idle, idle);
 }
@@ -223,5 +223,5 @@ pub fn idle_loop() -> ! {
 /// The name of the task running on this core, for fault reports ("boot" before the scheduler
 /// runs here).
 pub fn current_task_name() -> &'static str {
-    scheduler::current_on(cpu::core_id()).map_or("boot", |id| task(id).name())
+    scheduler::current_on(arch::core_id()).map_or("boot", |id| task(id).name())
 }

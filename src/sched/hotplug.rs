@@ -8,7 +8,7 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::arch::aarch64::{cpu, percpu, psci, smp, stop};
+use crate::arch;
 use crate::registry::{CORE_TABLE, CoreState};
 
 static HEIR: AtomicUsize = AtomicUsize::new(0);
@@ -26,7 +26,7 @@ pub(super) fn set_heir(core: usize) {
 /// The last steps on a core going offline, run by its idle task with interrupts masked after
 /// its run queue was handed over (`tasks_moved`): move its timers, leave, power off.
 pub(super) fn power_off_this_core(tasks_moved: usize) -> ! {
-    let core = cpu::core_id();
+    let core = arch::core_id();
     let timers = crate::timer::migrate(core, heir_core());
     crate::timer::disarm_this_core();
     log::info!(
@@ -37,14 +37,9 @@ pub(super) fn power_off_this_core(tasks_moved: usize) -> ! {
     if timers.lost > 0 {
         log::error!("core {core} going offline: {} timers lost", timers.lost);
     }
-    smp::mark_offline();
+    arch::mark_offline();
     if let Err(error) = CORE_TABLE.change_state(core, CoreState::Offline) {
         log::error!("core {core} going offline: {error:?}");
     }
-    debug_assert!(!percpu::this_core().is_online());
-    // Returns only if the firmware refused: the core then parks, as good as off.
-    if let Err(error) = psci::cpu_off() {
-        log::warn!("core {core}: PSCI CPU_OFF refused ({error:?}); parked instead");
-    }
-    stop::park()
+    arch::power_off_this_core()
 }

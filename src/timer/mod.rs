@@ -423,16 +423,16 @@ impl PeriodicTimer {
 #[cfg(target_os = "none")]
 mod hardware {
     use super::{AtomicU64, INTERRUPTS, MAX_CORES, NO_DEADLINE, Ordering, TICK, fire_expired};
-    use crate::arch::aarch64::{cpu, irq, timer};
+    use crate::arch;
 
     /// Makes `core` program its hardware timer for its earliest deadline.
     pub fn reprogram_core(core: usize) {
         // Masked, so the caller cannot be moved to another core between the check and the act.
         let interrupts = crate::arch::irq_save_disable();
-        if core == cpu::core_id() {
+        if core == arch::core_id() {
             program(core);
         } else {
-            irq::send_sgi(irq::Sgi::Reschedule, core);
+            arch::send_reschedule(core);
         }
         crate::arch::irq_restore(interrupts);
     }
@@ -447,7 +447,7 @@ mod hardware {
         // Masked, so a timer interrupt cannot re-arm in between and be overwritten with a later
         // deadline (a task arming a timer on its own core calls this with interrupts on).
         let interrupts = crate::arch::irq_save_disable();
-        program(cpu::core_id());
+        program(arch::core_id());
         crate::arch::irq_restore(interrupts);
     }
 
@@ -460,7 +460,7 @@ mod hardware {
         let due = super::earliest_deadline(core).min(TICK[core].load(Ordering::Relaxed));
         if due < ARMED[core].load(Ordering::Relaxed) {
             ARMED[core].store(due, Ordering::Relaxed);
-            timer::arm(due);
+            arch::arm_timer(due);
         }
     }
 
@@ -474,8 +474,8 @@ mod hardware {
     /// Disarms this core's hardware timer and forgets what it was armed for (a core going
     /// offline; it starts from scratch when it comes back).
     pub fn disarm_this_core() {
-        timer::disarm();
-        ARMED[cpu::core_id()].store(NO_DEADLINE, Ordering::Relaxed);
+        arch::disarm_timer();
+        ARMED[arch::core_id()].store(NO_DEADLINE, Ordering::Relaxed);
     }
 
     /// The first half of each core's generic-timer interrupt, for the handler its owner
@@ -483,10 +483,10 @@ mod hardware {
     /// fires every timer due. Returns the time it fired them at. The handler then decides what
     /// the interrupt means to it and calls [`reprogram_this_core`].
     pub fn expire_this_core() -> u64 {
-        let core = cpu::core_id();
+        let core = arch::core_id();
         INTERRUPTS[core].fetch_add(1, Ordering::Relaxed);
         disarm_this_core();
-        let now = cpu::now_ns();
+        let now = arch::now_ns();
         fire_expired(core, now);
         now
     }

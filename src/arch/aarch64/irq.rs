@@ -63,6 +63,12 @@ pub fn send_sgi(sgi: Sgi, target: usize) {
     gic::controller().send_sgi(sgi as u32, target, true);
 }
 
+/// Interrupts core `target` with the reschedule SGI, which makes it look at its queues and its
+/// timer again.
+pub fn send_reschedule(target: usize) {
+    send_sgi(Sgi::Reschedule, target);
+}
+
 /// Sends `sgi` to core `target` from the fatal path: never waits long for a driver lock that
 /// this core may itself hold (it was interrupted inside the driver). Returns whether it was sent.
 pub fn send_sgi_from_fatal_path(sgi: Sgi, target: usize) -> bool {

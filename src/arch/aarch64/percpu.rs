@@ -108,6 +108,17 @@ pub fn install(index: usize) {
     TPIDR_EL1.set(core(index) as *const PerCore as u64);
 }
 
+/// The guard page below the calling core's current thread stack (0 if none).
+pub fn stack_guard() -> usize {
+    this_core().stack_guard()
+}
+
+/// Records `guard` as the guard page below the calling core's current thread stack, so a fault
+/// there is reported as a stack overflow.
+pub fn set_stack_guard(guard: usize) {
+    this_core().set_stack_guard(guard);
+}
+
 /// The calling core's state.
 #[inline(always)]
 pub fn this_core() -> &'static PerCore {

@@ -147,6 +147,19 @@ pub fn mark_offline() {
     ONLINE_CORES.fetch_sub(1, Ordering::AcqRel);
 }
 
+/// Powers the calling core down with PSCI `CPU_OFF` (after [`mark_offline`]; it is restarted
+/// by [`restart_core`]). If the firmware refuses, the core parks, which is as good as off.
+pub fn power_off_this_core() -> ! {
+    // Returns only if the firmware refused.
+    if let Err(error) = super::psci::cpu_off() {
+        log::warn!(
+            "core {}: PSCI CPU_OFF refused ({error:?}); parked instead",
+            cpu::core_id()
+        );
+    }
+    super::stop::park()
+}
+
 /// Starts core `index` again after it went offline, with the record and stacks it booted with.
 pub fn restart_core(index: usize) -> Result<(), StartError> {
     let record = (&raw const SECONDARY_BOOT)

@@ -8,7 +8,7 @@ use super::percore::{ACTIVE_CORES, CORES};
 use super::queues::{GLOBAL, GLOBAL_QUEUED, hand_over_queue};
 use super::switch::schedule;
 use crate::MAX_CORES;
-use crate::arch::aarch64::{cpu, irq};
+use crate::arch;
 use crate::sched::balance::should_wake_idle_core;
 
 /// The idle-core set: a core sets its own bit when it is about to sleep and clears it when it
@@ -25,8 +25,8 @@ pub(super) static SPINNING_CORES: AtomicUsize = AtomicUsize::new(0);
 /// Tells `core` about new work on its queue: an SGI if it sleeps; otherwise, for work other
 /// cores may take, one more idle core woken (Go's `wakep`) if nobody is looking for work.
 pub(super) fn notify(core: usize, movable: bool) {
-    if core != cpu::core_id() && CORES[core].idle.load(Ordering::SeqCst) {
-        irq::send_sgi(irq::Sgi::Reschedule, core);
+    if core != arch::core_id() && CORES[core].idle.load(Ordering::SeqCst) {
+        arch::send_reschedule(core);
     } else if movable {
         wake_idle_core();
     }
@@ -56,7 +56,7 @@ pub(super) fn wake_idle_core() {
     };
     SPINNING_CORES.fetch_sub(1, Ordering::SeqCst);
     if let Some(core) = claimed {
-        irq::send_sgi(irq::Sgi::Reschedule, core);
+        arch::send_reschedule(core);
     }
 }
 
@@ -101,18 +101,18 @@ pub(super) fn set_idle(core: usize, idle: bool) {
 /// The idle task of every core: run whatever is runnable; with nothing, announce the core
 /// idle, check once more, and wait in WFI (timer disarmed unless a kernel timer is due).
 pub fn idle_loop() -> ! {
-    cpu::irq_enable();
+    arch::irq_enable();
     loop {
         let interrupts = crate::arch::irq_save_disable();
         schedule();
-        let core = cpu::core_id();
+        let core = arch::core_id();
         if CORES[core].going_offline.load(Ordering::Acquire) {
             crate::sched::hotplug::power_off_this_core(hand_over_queue(core));
         }
         set_idle(core, true);
         if !has_work(core) {
             crate::timer::reprogram_this_core();
-            cpu::wait_for_interrupt();
+            arch::wait_for_interrupt();
         }
         set_idle(core, false);
         crate::arch::irq_restore(interrupts);

@@ -7,7 +7,7 @@ use super::queues::CoreRunQueue;
 use super::switch::start_run;
 use super::task::{NO_TASK, TaskId, task};
 use crate::MAX_CORES;
-use crate::arch::aarch64::{cpu, percpu};
+use crate::arch;
 use crate::sync::{CachePadded, IrqSpinLock, LockRank};
 use crate::timer::NO_DEADLINE;
 
@@ -75,7 +75,7 @@ pub fn configure(slice_ns: u64, cores: usize) {
 
 /// The id of the task running on this core.
 pub fn current_id() -> TaskId {
-    CORES[cpu::core_id()].current.load(Ordering::Relaxed)
+    CORES[arch::core_id()].current.load(Ordering::Relaxed)
 }
 
 /// The task running on `core`, if the scheduler runs there.
@@ -85,7 +85,7 @@ pub fn current_on(core: usize) -> Option<TaskId> {
 
 /// Makes the calling core's boot thread its first task and records its idle task.
 pub fn start_scheduling_here(current: TaskId, idle: TaskId) {
-    let core = cpu::core_id();
+    let core = arch::core_id();
     let state = &CORES[core];
     state
         .random
@@ -95,5 +95,5 @@ pub fn start_scheduling_here(current: TaskId, idle: TaskId) {
     state.run_queue.lock().closed = false;
     state.current.store(current, Ordering::Release);
     start_run(core, current);
-    percpu::this_core().set_stack_guard(task(current).guard_page());
+    arch::set_stack_guard(task(current).guard_page());
 }

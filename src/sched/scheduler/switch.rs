@@ -8,7 +8,7 @@ use super::percore::{CORES, SLICE_NS, current_id};
 use super::queues::{enqueue, publish_queued, push_global, take_global};
 use super::steal::steal;
 use super::task::{self, Affinity, NO_TASK, State, TaskId, task};
-use crate::arch::aarch64::{context, cpu, irq, percpu};
+use crate::arch;
 use crate::timer::NO_DEADLINE;
 
 /// Makes a blocked task runnable again, on its pinned core or the core it last ran on.
@@ -30,7 +30,7 @@ pub fn wake(id: TaskId) {
 /// is still running (a yield or a preemption); a blocked or exited one does not. Call with IRQs
 /// masked and no spinlock held; returns when this task runs again (possibly on another core).
 pub fn schedule() {
-    let core = cpu::core_id();
+    let core = arch::core_id();
     let state = &CORES[core];
     let previous = state.current.load(Ordering::Relaxed);
     let idle = state.idle_task.load(Ordering::Relaxed);
@@ -47,7 +47,7 @@ pub fn schedule() {
     if next == previous {
         // Nobody else to run: the same task goes on, with a fresh slice.
         task(next).set_state(State::Running);
-        set_slice_end(core, next == idle, cpu::now_ns());
+        set_slice_end(core, next == idle, arch::now_ns());
         crate::registry::CORE_TABLE.publish_heartbeat(core);
         crate::timer::reprogram_this_core();
         return;
@@ -60,7 +60,7 @@ pub fn schedule() {
 /// read once for both.
 pub(super) fn start_run(core: usize, next: TaskId) {
     let idle = next == CORES[core].idle_task.load(Ordering::Relaxed);
-    let now = if idle { 0 } else { cpu::now_ns() };
+    let now = if idle { 0 } else { arch::now_ns() };
     set_slice_end(core, idle, now);
     let table = &crate::registry::CORE_TABLE;
     table.publish_heartbeat(core);
@@ -121,13 +121,13 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId) {
     start_run(core, next);
     state.previous.store(previous, Ordering::Relaxed);
     state.switches.fetch_add(1, Ordering::Relaxed);
-    percpu::this_core().set_stack_guard(incoming.guard_page());
+    arch::set_stack_guard(incoming.guard_page());
     let outgoing = task(previous);
     // IRQs are masked (the caller's contract); `next` is off every core (waited for above)
     // and its saved stack pointer came from `prepare_stack` or its last switch.
     // SAFETY: so resuming it is sound; the pointers are the outgoing task's own fields.
     unsafe {
-        context::switch(
+        arch::switch_context(
             outgoing.saved_sp.get(),
             *incoming.saved_sp.get(),
             outgoing.on_core.as_ptr(),
@@ -139,7 +139,7 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId) {
 /// Runs on the incoming task right after every switch: releases the task switched away from
 /// if it exited, and programs this core's timer for the new slice.
 pub(in crate::sched) fn finish_switch() {
-    let core = cpu::core_id();
+    let core = arch::core_id();
     let previous = CORES[core].previous.swap(NO_TASK, Ordering::Relaxed);
     if previous != NO_TASK && task(previous).state() == State::Exited {
         task(previous).release();
@@ -151,7 +151,7 @@ pub(in crate::sched) fn finish_switch() {
 /// service fires what is due, a task whose slice ended is preempted at the interrupt's return,
 /// and the timer is programmed for what comes next.
 pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
-    let core = cpu::core_id();
+    let core = arch::core_id();
     crate::registry::CORE_TABLE.publish_heartbeat(core);
     let now = crate::timer::expire_this_core();
     if now >= CORES[core].slice_end.load(Ordering::Relaxed) {
@@ -164,12 +164,12 @@ pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
 /// retake of a task that ran too long).
 pub fn request_reschedule(core: usize) {
     set_need_resched(core);
-    irq::send_sgi(irq::Sgi::Reschedule, core);
+    arch::send_reschedule(core);
 }
 
 /// Called last in every IRQ: preempts the interrupted task if a reschedule was asked for.
 pub fn interrupt_exit() {
-    let core = cpu::core_id();
+    let core = arch::core_id();
     let state = &CORES[core];
     if state.current.load(Ordering::Relaxed) == NO_TASK
         || !state.need_resched.swap(false, Ordering::Acquire)
@@ -192,7 +192,7 @@ pub fn yield_now() {
 /// Entry of a spawned task's thread: settle the switch, run the body, exit.
 pub(in crate::sched) extern "C" fn task_entry(id: usize) -> ! {
     finish_switch();
-    cpu::irq_enable();
+    arch::irq_enable();
     if let Some(body) = task(id as TaskId).take_body() {
         // `spawn` stored a body whose `run` matches the closure at `data`.
         // SAFETY: a task starts once, so the closure is read exactly once.
@@ -216,7 +216,7 @@ pub fn exit() -> ! {
 pub(in crate::sched) fn spawn_idle_task(core: usize) -> Option<TaskId> {
     let new = task::allocate("idle", Affinity::Core(core), false)?;
     // SAFETY: the slot's stack is private until the task is published; its top is aligned.
-    let saved_sp = unsafe { context::prepare_stack(new.stack_top, idle_entry, new.id as usize) };
+    let saved_sp = unsafe { arch::prepare_stack(new.stack_top, idle_entry, new.id as usize) };
     task::set_start(new.id, None, saved_sp);
     task(new.id).set_state(State::Ready);
     Some(new.id)
@@ -237,7 +237,7 @@ pub fn request_offline(core: usize) {
 /// The handler of the reschedule SGI: another core gave this one work, changed its timers,
 /// or asks it to reschedule; the interrupt's return honours it.
 pub fn handle_reschedule(_intid: arm_gic::IntId) {
-    RESCHEDULE_SGIS[cpu::core_id()].fetch_add(1, Ordering::Relaxed);
+    RESCHEDULE_SGIS[arch::core_id()].fetch_add(1, Ordering::Relaxed);
     crate::timer::reprogram_this_core();
 }
 
