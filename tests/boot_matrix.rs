@@ -243,3 +243,14 @@ fn selftest_stack_overflow_is_reported_with_core_task_and_address() {
         "message: {message}"
     );
 }
+
+#[test]
+fn selftest_lock_up_is_reported_with_the_lock_and_its_holder() {
+    let name = "selftest::lock_up";
+    let message = assert_reported_failed(&format!("test={name} stall-ms=100"), name);
+    assert!(
+        message.starts_with("lock-up on core 0: waited ")
+            && message.contains(" ms for wait_queue; core 3 holds [WaitQueue]"),
+        "message: {message}"
+    );
+}

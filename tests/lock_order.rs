@@ -4,7 +4,9 @@
 //!   the monitor holds the global scheduler lock while it takes every core's timer-queue lock,
 //!   and each core readies woken work under its timer-queue lock, then takes the global lock.
 //!   With the checker on, the monitor's first pass is reported as an inversion; with it off,
-//!   the cores deadlock against the monitor and the buddy watchdog reports the hung monitor.
+//!   the cores deadlock against the monitor, the buddy watchdog reports the hung monitor and
+//!   the lock-up detector stops the run naming the cycle (the buddy usually
+//!   reports the hung monitor first).
 //!
 //! A caught failure is the expected result of every test here.
 
@@ -63,15 +65,24 @@ fn the_2019_monitor_order_is_reported_by_the_rank_checker_on_its_first_pass() {
 #[test]
 fn the_2019_deadlock_without_the_checker_is_reported_by_the_watchdog() {
     // The deadlock is a race; the storm makes it near certain, and three boots make it sure.
-    let caught = (0..3).any(|_| {
+    // Once it happens, the lock-up detector of a core spinning in it stops the run and names the
+    // cycle: the monitor's core holds the global lock, a storm core holds its timer-queue lock.
+    // The monitor's buddy (core 0) usually reports the hung monitor first, unless its own core
+    // was caught in the deadlock too, which the lock-up detector does not depend on.
+    let caught = (0..3).find_map(|_| {
         let outcome = boot(
             Some(LEGACY),
-            &format!("{STRESS} rank-check=off test-timeout-ms=5000"),
+            &format!("{STRESS} rank-check=off test-timeout-ms=5000 stall-ms=200"),
         );
-        outcome.exit_code() != Some(0) && outcome.console.contains("stall: the monitor on core ")
+        (outcome.exit_code() != Some(0)).then_some(outcome)
     });
+    let outcome =
+        caught.unwrap_or_else(|| panic!("three boots with the 2019 order ran without deadlocking"));
+    let transcript = outcome.transcript();
     assert!(
-        caught,
-        "three boots with the 2019 order ran without the watchdog reporting a hung monitor"
+        outcome.console.contains("lock-up on core ")
+            && outcome.console.contains("core 3 holds [GlobalSched]")
+            && outcome.console.contains(" holds [TimerQueue]"),
+        "the lock-up detector did not report the cycle: {transcript}"
     );
 }

@@ -2,13 +2,14 @@
 //! message), every core is stopped, and the run ends with a status that says what happened:
 //! the test harness's verdict if a kernel test was running, else [`ExitCode::Fatal`].
 
-use core::fmt;
+use core::fmt::{self, Write};
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::arch::aarch64::cpu;
 use crate::arch::aarch64::stop::{self, ExitCode};
 use crate::platform::console;
+use crate::sync::LockRank;
 
 static STOPPING: AtomicBool = AtomicBool::new(false);
 
@@ -25,6 +26,26 @@ pub fn fatal(message: fmt::Arguments) -> ! {
     stop::stop_other_cores();
     let code = crate::testing::report_fatal_in_test(message).unwrap_or(ExitCode::Fatal);
     stop::power_off(code)
+}
+
+/// The lock-up detector's report (see [`crate::sync::lockup`]): a core waited `waited_ns` for one
+/// lock. Names the lock and what every core holds (recorded in builds with the rank checker),
+/// which shows the cycle of a deadlock, then stops every core.
+pub fn lock_up(waiting_for: Option<LockRank>, waited_ns: u64) -> ! {
+    let mut holders = heapless::String::<2048>::new();
+    for core in 0..super::platform().cpus.len() {
+        let held = crate::sync::held_locks(core);
+        if !held.is_empty() {
+            // Cut short if it does not fit: the report is still useful.
+            let _ = write!(holders, "; core {core} holds {held:?}");
+        }
+    }
+    let lock = waiting_for.map_or("a lock", LockRank::name);
+    fatal(format_args!(
+        "lock-up on core {}: waited {} ms for {lock}{holders}",
+        cpu::core_id(),
+        waited_ns / 1_000_000
+    ))
 }
 
 #[panic_handler]

@@ -11,6 +11,6 @@ mod memory;
 mod run;
 mod start;
 
-pub use fatal::fatal;
+pub use fatal::{fatal, lock_up};
 pub use run::run;
 pub use start::platform;

@@ -17,6 +17,10 @@ use crate::platform::dtb::{self, Platform};
 use crate::platform::memory::Range;
 use crate::registry::{CORE_TABLE, CoreState};
 
+/// How many stall limits (`stall-ms`) a core may spin on one lock before the lock-up detector
+/// reports a deadlock: far past any real hold, or any wait for a holder the host did not run.
+const LOCK_UP_STALLS: u64 = 10;
+
 /// Guest time allowed for every core to come online.
 const ONLINE_TIMEOUT_NS: u64 = 120_000_000_000;
 
@@ -56,6 +60,10 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
     stop::use_semihosting_exit(args.exit == bootargs::ExitMethod::Semihosting);
     crate::sync::set_rank_check_enabled(args.rank_check);
     crate::sync::perturb::set_seed(args.seed);
+    crate::sync::lockup::set_handler(
+        LOCK_UP_STALLS * u64::from(args.stall_ms.get()) * 1_000_000,
+        super::lock_up,
+    );
     if entry_el == 3 {
         fatal(format_args!(
             "entered at EL3, which coresched does not support: boot it at EL2 or EL1"

@@ -4,6 +4,7 @@
 //! - [`IrqSpinLock`]: a spinlock that masks interrupts while held and, in debug builds,
 //!   panics on an acquisition that breaks the order.
 //! - [`held_locks`]: the ranks a core holds, readable from any core (for the watchdog).
+//! - [`lockup`]: a core spinning on one lock past the lock-up limit reports a deadlock.
 //! - [`CachePadded`]: a per-core record alone on its cache lines.
 //! - [`SharedStr`]: a `&'static str` rewritten by its owner and read by any core, never torn.
 //! - [`perturb`]: seeded delays at racy points (debug builds), for reproducible stress runs.
@@ -11,6 +12,7 @@
 
 mod cache_padded;
 mod held;
+pub mod lockup;
 pub mod perturb;
 pub mod rank;
 mod rank_check;

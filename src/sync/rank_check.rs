@@ -65,6 +65,11 @@ mod checker {
         pub(crate) const fn new(rank: LockRank) -> Self {
             Self(rank)
         }
+
+        /// The rank kept.
+        pub(crate) fn rank(self) -> Option<LockRank> {
+            Some(self.0)
+        }
     }
 
     /// The ranks one core holds, in the order it took them. Only the owning core writes it;
@@ -161,6 +166,11 @@ mod checker {
         /// Discards `rank`.
         pub(crate) const fn new(_rank: LockRank) -> Self {
             Self
+        }
+
+        /// No rank is kept in this build.
+        pub(crate) fn rank(self) -> Option<LockRank> {
+            None
         }
     }
 

@@ -66,7 +66,7 @@ impl<T> IrqSpinLock<T> {
     pub fn lock(&self) -> IrqSpinLockGuard<'_, T> {
         let saved = held::prepare_acquire(self.rank);
         super::perturb::point(super::perturb::Site::Lock);
-        let inner = raw::lock(&self.inner);
+        let inner = raw::lock(&self.inner, self.rank.rank());
         held::record_acquire(self.rank, saved);
         self.guard(inner)
     }
@@ -134,11 +134,27 @@ impl<T> Drop for IrqSpinLockGuard<'_, T> {
 
 #[cfg(not(loom))]
 mod raw {
+    use crate::sync::LockRank;
+    use crate::sync::lockup::Watch;
+
     pub(super) type Lock<T> = spin::mutex::SpinMutex<T>;
     pub(super) type Guard<'a, T> = spin::mutex::SpinMutexGuard<'a, T>;
 
-    pub(super) fn lock<T>(lock: &Lock<T>) -> Guard<'_, T> {
-        lock.lock()
+    /// Test-and-test-and-set: spins reading the lock until it looks free, then tries to take
+    /// it, with the lock-up detector watching the wait.
+    pub(super) fn lock<T>(lock: &Lock<T>, rank: Option<LockRank>) -> Guard<'_, T> {
+        if let Some(guard) = lock.try_lock() {
+            return guard;
+        }
+        let mut watch = Watch::new(rank);
+        loop {
+            while lock.is_locked() {
+                watch.spin();
+            }
+            if let Some(guard) = lock.try_lock() {
+                return guard;
+            }
+        }
     }
 
     pub(super) fn try_lock<T>(lock: &Lock<T>) -> Option<Guard<'_, T>> {
@@ -155,7 +171,7 @@ mod raw {
     pub(super) type Lock<T> = loom::sync::Mutex<T>;
     pub(super) type Guard<'a, T> = loom::sync::MutexGuard<'a, T>;
 
-    pub(super) fn lock<T>(lock: &Lock<T>) -> Guard<'_, T> {
+    pub(super) fn lock<T>(lock: &Lock<T>, _rank: Option<crate::sync::LockRank>) -> Guard<'_, T> {
         // A poisoned lock only means a model thread panicked while holding it; loom reports
         // that panic itself.
         lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -55,3 +55,27 @@ kernel_test!(fn stack_overflow(_context) {
     }
     Ok(())
 });
+
+kernel_test!(fn lock_up(context) {
+    // Another core takes a lock and never lets go; this core's wait for it is reported as a
+    // lock-up (after 10 stall limits) instead of hanging, naming the lock and its holder.
+    use core::sync::atomic::{AtomicBool, Ordering};
+    use crate::sync::{IrqSpinLock, LockRank};
+    static LOCK: IrqSpinLock<()> = IrqSpinLock::new(LockRank::WaitQueue, ());
+    static HELD: AtomicBool = AtomicBool::new(false);
+    let holder_core = context.cores - 1;
+    crate::check!(holder_core != crate::sched::current_core(), "needs a second core");
+    let holder = crate::sched::spawn(crate::sched::SpawnOptions::named("holder").on_core(holder_core), || {
+        let _never_released = LOCK.lock();
+        HELD.store(true, Ordering::Release);
+        loop {
+            core::hint::spin_loop();
+        }
+    });
+    crate::check!(holder.is_ok());
+    while !HELD.load(Ordering::Acquire) {
+        crate::sched::yield_now();
+    }
+    let _waits_forever = LOCK.lock();
+    Ok(())
+});

@@ -20,7 +20,7 @@ pub fn ready_under_timer_lock_2019(core: usize) {
         let _timers = queue.lock();
         // Go's `ready` put the goroutine on a run queue before `wakep`: that time is spent
         // holding the timer lock too, which is what leaves room for the monitor to interleave.
-        for _ in 0..64 {
+        for _ in 0..1024 {
             core::hint::spin_loop();
         }
         let _global = GLOBAL.lock();
