@@ -254,3 +254,38 @@ fn selftest_lock_up_is_reported_with_the_lock_and_its_holder() {
         "message: {message}"
     );
 }
+
+/// `cargo qemu` with no flags boots the `release` kernel (no rank checker, no perturbation), a
+/// different build from every other case here: it must come up and finish the demo.
+#[test]
+fn release_kernel_runs_the_demo() {
+    let outcome = Boot::new()
+        .machine(Machine::default())
+        .profile(Profile::Release)
+        .timeout(Duration::from_secs(120))
+        .run()
+        .unwrap_or_else(|error| panic!("could not boot: {error}"));
+    let transcript = outcome.transcript();
+    assert_eq!(outcome.exit_code(), Some(0), "{transcript}");
+    assert!(
+        outcome
+            .console
+            .contains("demo: 4 of 4 cores answered; every core's timer fired: true"),
+        "{transcript}"
+    );
+}
+
+/// A test selection that selects nothing is a boot error naming the selector, not an empty
+/// pass.
+#[test]
+fn a_selector_matching_no_test_is_an_error() {
+    let outcome = kernel_test_boot(Machine::default(), "test=sched::,nosuch::");
+    let transcript = outcome.transcript();
+    assert_eq!(outcome.exit_code(), Some(3), "{transcript}");
+    assert!(
+        outcome
+            .console
+            .contains("bootargs: test=sched::,nosuch::: `nosuch::` selects no kernel test"),
+        "{transcript}"
+    );
+}

@@ -8,8 +8,7 @@ use crate::arch::aarch64::{boot, mmu, percpu};
 use crate::platform::dtb::Platform;
 use crate::platform::memory::{BootAllocator, OutOfMemory, PAGE_SIZE, Range, Stack};
 use crate::sched::task::{self, TASK_STACK_SIZE};
-use crate::sync::{IrqSpinLock, LockRank};
-use crate::timer::{CoreTimerQueue, CoreTimers};
+use crate::timer::{CoreTimerQueue, EMPTY_CORE_TIMER_QUEUE};
 
 /// Size of each core's thread stack (SP_EL0) and exception stack (SP_EL1).
 const THREAD_STACK_SIZE: usize = 64 * 1024;
@@ -110,7 +109,7 @@ pub fn install_scheduler_memory(memory: &BootMemory, cores: usize) {
         // The block was carved for `cores` queues, is mapped normal memory, page aligned.
         // SAFETY: in bounds, aligned, and nothing else refers to it.
         let queue: &'static CoreTimerQueue = unsafe {
-            queue.write(IrqSpinLock::new(LockRank::TimerQueue, CoreTimers::new()));
+            queue.write(EMPTY_CORE_TIMER_QUEUE);
             &*queue
         };
         crate::timer::install_queue(core, queue);

@@ -72,6 +72,10 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
     for word in args.unknown_words() {
         log::warn!("unknown bootarg {word:?} ignored");
     }
+    let unnamed = args.unknown_word_count() - args.unknown_words().len();
+    if unnamed > 0 {
+        log::warn!("{unnamed} more unknown bootargs ignored");
+    }
 
     let boot_index = platform
         .cpus

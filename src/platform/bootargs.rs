@@ -62,11 +62,30 @@ impl<'a> TestSelection<'a> {
 
     /// Whether the test called `name` is selected by at least one selector.
     pub fn matches(&self, name: &str) -> bool {
-        self.selectors.split(',').any(|selector| match selector {
-            "all" => !name.starts_with(SELFTEST_PREFIX),
-            prefix if prefix.ends_with("::") => name.starts_with(prefix),
-            exact => name == exact,
-        })
+        self.selectors
+            .split(',')
+            .any(|selector| selector_matches(selector, name))
+    }
+
+    /// Each selector on its own, as a selection of one (to find one that selects nothing).
+    pub fn each(&self) -> impl Iterator<Item = TestSelection<'a>> + 'a {
+        self.selectors
+            .split(',')
+            .map(|selectors| TestSelection { selectors })
+    }
+}
+
+impl fmt::Display for TestSelection<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.selectors)
+    }
+}
+
+fn selector_matches(selector: &str, name: &str) -> bool {
+    match selector {
+        "all" => !name.starts_with(SELFTEST_PREFIX),
+        prefix if prefix.ends_with("::") => name.starts_with(prefix),
+        exact => name == exact,
     }
 }
 
@@ -455,5 +474,16 @@ mod tests {
         let expected: std::vec::Vec<&str> = line.split(' ').take(MAX_UNKNOWN_WORDS).collect();
         assert_eq!(args.unknown_words(), expected);
         assert_eq!(args.unknown_word_count(), 12);
+    }
+
+    #[test]
+    fn each_selector_stands_alone() {
+        let selection = TestSelection::new("sched::,boot::cores_online,all").unwrap();
+        let each: std::vec::Vec<std::string::String> =
+            selection.each().map(|one| one.to_string()).collect();
+        assert_eq!(each, ["sched::", "boot::cores_online", "all"]);
+        let only_boot = selection.each().nth(1).unwrap();
+        assert!(only_boot.matches("boot::cores_online"));
+        assert!(!only_boot.matches("sched::spawn_and_join"));
     }
 }

@@ -41,6 +41,14 @@ static TIME_LIMIT_MS: AtomicU64 = AtomicU64::new(0);
 
 /// Runs every test the bootargs select, each with the cores and time limit they give.
 pub fn run(selection: &TestSelection, args: &BootArgs, online_cores: usize) -> ExitCode {
+    if let Some(unmatched) = selection
+        .each()
+        .find(|one| !registered().iter().any(|test| one.matches(&test.name())))
+    {
+        crate::kernel::fatal(format_args!(
+            "bootargs: test={selection}: `{unmatched}` selects no kernel test"
+        ));
+    }
     let selected = |test: &&KernelTest| selection.matches(&test.name());
     let count = registered().iter().filter(selected).count();
     let cores = args

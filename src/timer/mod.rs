@@ -105,6 +105,12 @@ impl EarliestDeadline for CoreTimers {
 /// One core's timers behind its lock.
 pub type CoreTimerQueue = IrqSpinLock<CoreTimers>;
 
+/// An empty [`CoreTimerQueue`], to copy into the memory carved for one at boot. A constant, so
+/// the copy comes straight from the image: built at run time, the value (hundreds of KiB)
+/// would pass through the boot stack.
+pub const EMPTY_CORE_TIMER_QUEUE: CoreTimerQueue =
+    IrqSpinLock::new(crate::sync::LockRank::TimerQueue, CoreTimers::new());
+
 /// The reserved timers of every core, and the one callback they all run, with their index.
 static RESERVED: reserved::Arena<RESERVED_TIMERS> = reserved::Arena::new();
 static RESERVED_CALLBACK: spin::Once<fn(usize)> = spin::Once::new();
