@@ -108,6 +108,10 @@ pub type CoreTimerQueue = IrqSpinLock<CoreTimers>;
 /// An empty [`CoreTimerQueue`], to copy into the memory carved for one at boot. A constant, so
 /// the copy comes straight from the image: built at run time, the value (hundreds of KiB)
 /// would pass through the boot stack.
+#[expect(
+    clippy::declare_interior_mutable_const,
+    reason = "only ever used to initialise a fresh queue: each use is a new, unshared value"
+)]
 pub const EMPTY_CORE_TIMER_QUEUE: CoreTimerQueue =
     IrqSpinLock::new(crate::sync::LockRank::TimerQueue, CoreTimers::new());
 
