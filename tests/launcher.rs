@@ -12,7 +12,7 @@ use coresched_qemu::{Boot, Outcome};
 
 #[test]
 fn bad_flags_stop_with_one_line_and_status_2() {
-    let bad_command_lines: [&[&str]; 8] = [
+    let bad_command_lines: [&[&str]; 12] = [
         &["--smp", "0"],
         &["--gic", "5"],
         &["--smp", "9", "--gic", "2"],
@@ -21,6 +21,10 @@ fn bad_flags_stop_with_one_line_and_status_2() {
         &["--no-such-flag"],
         &["--", "--cpu", "pentium"],
         &["--vs-linux", "--gdb"],
+        &["--seed", "-1"],
+        &["--repeat", "0"],
+        &["--repeat", "3", "--gdb"],
+        &["--deterministic=yes"],
     ];
     assert_eq!(USAGE_EXIT_CODE, 2);
     for args in bad_command_lines {

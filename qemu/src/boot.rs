@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::console::{self, BootLine, TapReport};
 use crate::error::LaunchError;
 use crate::kernel::{self, BuildOutput, Profile};
-use crate::machine::{Cpu, ExceptionLevel, Gic, Machine};
+use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
 use crate::qemu::{self, Console, RunSlots};
 
 /// The bootargs word the launcher always adds: the kernel ends QEMU through semihosting, which
@@ -49,6 +49,7 @@ pub struct Boot {
     timeout: Option<Duration>,
     gdb: bool,
     console: Console,
+    seed: Option<u64>,
 }
 
 impl Default for Boot {
@@ -70,6 +71,7 @@ impl Boot {
             timeout: None,
             gdb: false,
             console: Console::Captured,
+            seed: None,
         }
     }
 
@@ -109,10 +111,47 @@ impl Boot {
         self
     }
 
-    /// Turns `-icount shift=0` on or off.
+    /// Turns `-icount shift=0` on ([`Clock::Icount`]) or off ([`Clock::Host`]).
     pub fn icount(mut self, icount: bool) -> Self {
-        self.machine.icount = icount;
+        self.machine.clock = if icount { Clock::Icount } else { Clock::Host };
         self
+    }
+
+    /// Turns the deterministic clock, `-icount shift=0,sleep=off`, on ([`Clock::Deterministic`])
+    /// or off ([`Clock::Host`]). A boot with a [`Boot::seed`] has it whatever this says.
+    pub fn deterministic(mut self, deterministic: bool) -> Self {
+        self.machine.clock = if deterministic {
+            Clock::Deterministic
+        } else {
+            Clock::Host
+        };
+        self
+    }
+
+    /// Sets how guest time runs.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.machine.clock = clock;
+        self
+    }
+
+    /// Sets the kernel's perturbation seed, or clears it (`None`, the default). A seed is passed
+    /// as the bootarg `seed=N` (after the other bootargs, so it wins over one among them) and
+    /// boots with [`Clock::Deterministic`], so the same seed gives the same run. Only a kernel
+    /// with debug assertions ([`Profile::KernelTest`]) perturbs its timing from the seed.
+    pub fn seed(mut self, seed: Option<u64>) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The board this boot runs on: the one set, with [`Clock::Deterministic`] if a seed is set.
+    pub fn board(&self) -> Machine {
+        match self.seed {
+            Some(_) => Machine {
+                clock: Clock::Deterministic,
+                ..self.machine
+            },
+            None => self.machine,
+        }
     }
 
     /// Sets the kernel's bootargs (the contract's words, e.g. `test=all log=debug`);
@@ -171,11 +210,10 @@ impl Boot {
     /// Checks the board, finds QEMU, builds the kernel (once per process per profile and
     /// features), waits for a share of the host (see [`crate::MAX_CONCURRENT_RUNS`]), then
     /// boots and waits for QEMU to exit or time out. Prints one summary line to stderr: the
-    /// board, the kernel's boot line and the wall time.
+    /// board, the bootargs and seed, the kernel's boot line and the wall time.
     pub fn run(&self) -> Result<Outcome, LaunchError> {
-        self.machine
-            .validate()
-            .map_err(LaunchError::InvalidMachine)?;
+        let board = self.board();
+        board.validate().map_err(LaunchError::InvalidMachine)?;
         let qemu = qemu::find_qemu()?;
         let (image, elf) = match &self.image {
             Some(image) => (image.clone(), None),
@@ -189,7 +227,7 @@ impl Boot {
             }
         };
         let timeout = self.effective_timeout();
-        let _claim = RunSlots::claim(self.machine.smp);
+        let _claim = RunSlots::claim(board.smp);
         if self.gdb {
             // A prebuilt Image has no symbols for gdb to load.
             let symbols = elf
@@ -202,18 +240,26 @@ impl Boot {
         }
         let outcome = qemu::run(&qemu, &self.qemu_args(&image), self.console, timeout)?;
         eprintln!(
-            "coresched-qemu: {} bootargs={:?}: {outcome}",
-            self.machine, self.bootargs
+            "coresched-qemu: {board} bootargs={:?}{}: {outcome}",
+            self.bootargs,
+            self.seed_word()
         );
         Ok(outcome)
     }
 
+    /// ` seed=N` for a seeded boot, else nothing.
+    fn seed_word(&self) -> String {
+        self.seed
+            .map(|seed| format!(" seed={seed}"))
+            .unwrap_or_default()
+    }
+
     /// The QEMU command line (after the program name) that boots `image`.
     pub fn qemu_args(&self, image: &Path) -> Vec<OsString> {
-        let mut args = self.machine.qemu_args_booting(image);
+        let mut args = self.board().qemu_args_booting(image);
         args.extend([
             "-append".into(),
-            format!("{} {EXIT_BOOTARG}", self.bootargs).into(),
+            format!("{}{} {EXIT_BOOTARG}", self.bootargs, self.seed_word()).into(),
         ]);
         args.extend(["-semihosting-config", "enable=on,target=native"].map(OsString::from));
         args.extend(self.console.qemu_args().iter().map(OsString::from));
@@ -377,6 +423,39 @@ mod tests {
             .position(|arg| arg == "-append")
             .expect("has -append");
         assert_eq!(args[append + 1], "test=all log=debug exit=semihosting");
+    }
+
+    #[test]
+    fn a_seed_is_a_bootarg_on_the_deterministic_clock() {
+        let deterministic = args(&Boot::new().deterministic(true)).join(" ");
+        assert!(
+            deterministic.contains("-m 1024M -icount shift=0,sleep=off -kernel /k/Image"),
+            "{deterministic}"
+        );
+        assert!(deterministic.contains("-append demo exit=semihosting"));
+
+        // A seed implies the deterministic clock, whatever the clock was set to.
+        let seeded = Boot::new()
+            .bootargs("test=sched:: seed=1")
+            .icount(true)
+            .seed(Some(u64::MAX));
+        assert_eq!(seeded.board().clock, Clock::Deterministic);
+        let seeded = args(&seeded);
+        let joined = seeded.join(" ");
+        assert!(joined.contains("-icount shift=0,sleep=off"), "{joined}");
+        let append = seeded
+            .iter()
+            .position(|arg| arg == "-append")
+            .expect("has -append");
+        assert_eq!(
+            seeded[append + 1],
+            "test=sched:: seed=1 seed=18446744073709551615 exit=semihosting"
+        );
+
+        let unseeded = Boot::new().deterministic(true).seed(Some(3)).seed(None);
+        assert_eq!(unseeded, Boot::new().deterministic(true));
+        assert_eq!(Boot::new().deterministic(false), Boot::new());
+        assert_eq!(Boot::new().clock(Clock::Icount), Boot::new().icount(true));
     }
 
     #[test]

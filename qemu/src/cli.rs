@@ -10,8 +10,9 @@ use std::time::Duration;
 use crate::boot::{Boot, Outcome};
 use crate::kernel::Profile;
 use crate::linux::LinuxPeer;
-use crate::machine::{Cpu, ExceptionLevel, Gic, Machine};
+use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
 use crate::qemu::Console;
+use crate::repeat::{MAX_RUNS, Repeat};
 
 /// The launcher's exit status for a bad command line.
 pub const USAGE_EXIT_CODE: u8 = 2;
@@ -39,6 +40,16 @@ Flags:
   --bootargs \"ARGS\"  kernel bootargs (default \"demo\"; exit=semihosting is always added)
   --gdb              start halted with a gdb server on localhost:1234 and say how to attach
   --icount           -icount shift=0: guest time counts instructions, repeatable run to run
+  --deterministic    -icount shift=0,sleep=off: idle time jumps to the next deadline too,
+                     so the whole SMP run is the same every time (no --seed: seed 0,
+                     no perturbation)
+  --seed N           perturbation seed, 0 to 2^64-1 (0: none); implies --deterministic and
+                     boots the kernel-test kernel, whose timing the seed perturbs; the
+                     same seed gives the same run
+  --repeat N         run the boot N times (1 to 10000) on the kernel-test kernel with
+                     seeds S, S+1, ... (S is --seed, else a random start, printed);
+                     prints each test's pass and fail counts and the command that
+                     repeats each failing run
   --timeout SECS     end QEMU after this long (default 60 + smp/4; an hour with --gdb)
   --bench            boot with bootargs \"bench\" (plus any --bootargs) and --icount, and
                      print the kernel's output
@@ -49,11 +60,13 @@ Flags:
   --help             print this text
 
 On a terminal the guest's console is interactive (Ctrl-A X quits QEMU); otherwise, and
-always with --bench, its output is copied to stdout (with --vs-linux, only the table).
+always with --bench, its output is copied to stdout (with --vs-linux, only the table;
+with --repeat, only the report).
 
 Exit status: QEMU's, which is the kernel's (0 passed, 1 a test failed, 3 kernel panic or
 boot error, or Linux did not finish its benchmark); 2 bad flags; 124 timed out; 125 could
-not build or start QEMU (or fetch and build what Linux needs).
+not build or start QEMU (or fetch and build what Linux needs). With --repeat: 0 if every
+run exited 0, otherwise 1.
 ";
 
 /// What the command line asks for.
@@ -63,6 +76,8 @@ pub enum Command {
     Help,
     /// Run this boot.
     Boot(Boot),
+    /// Run this boot again and again with consecutive seeds, and report.
+    Repeat(Repeat),
     /// Run this benchmark boot, then the benchmark on Linux, and compare them.
     BenchVsLinux {
         /// coresched's benchmark.
@@ -88,33 +103,36 @@ impl std::error::Error for UsageError {}
 /// Parses the launcher's arguments (without the program name; one leading `--`, which
 /// `cargo qemu -- ...` passes on, is skipped). Flags take their value as the next argument or
 /// after `=`. `stdin_is_terminal` picks the console: the terminal itself when there is one,
-/// otherwise output echoed to stdout (and always echoed for `--bench`).
+/// otherwise output echoed to stdout (and always echoed for `--bench`; always captured for
+/// `--repeat`, whose report is printed instead).
 pub fn parse_args(
     args: impl IntoIterator<Item = OsString>,
     stdin_is_terminal: bool,
 ) -> Result<Command, UsageError> {
-    let mut args = args.into_iter().peekable();
-    if args.peek().is_some_and(|first| first == "--") {
-        args.next();
+    let mut args = args.into_iter().map(utf8).collect::<Result<Vec<_>, _>>()?;
+    if args.first().is_some_and(|first| first == "--") {
+        args.remove(0);
     }
+    let flags = args.clone();
+    let mut args = args.into_iter().peekable();
     let mut machine = Machine::default();
     let mut bootargs = None;
     let mut timeout = None;
     let mut gdb = false;
     let mut bench = false;
     let mut vs_linux = false;
+    let mut seed = None;
+    let mut repeat = None;
     while let Some(arg) = args.next() {
-        let arg = utf8(arg)?;
         let (flag, mut inline_value) = match arg.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
             _ => (arg.as_str(), None),
         };
         let mut value = || match inline_value.take() {
             Some(value) => Ok(value),
-            None => match args.next_if(|next| !next.to_string_lossy().starts_with("--")) {
-                Some(next) => utf8(next),
-                None => Err(UsageError(format!("{flag} needs a value"))),
-            },
+            None => args
+                .next_if(|next| !next.starts_with("--"))
+                .ok_or_else(|| UsageError(format!("{flag} needs a value"))),
         };
         match flag {
             "--help" | "-h" => return Ok(Command::Help),
@@ -125,11 +143,16 @@ pub fn parse_args(
             "--mem" => machine.mem_mib = mem_mib(&value()?)?,
             "--bootargs" => bootargs = Some(value()?),
             "--timeout" => timeout = Some(timeout_secs(&value()?)?),
-            "--gdb" | "--icount" | "--bench" | "--vs-linux" if inline_value.is_some() => {
+            "--seed" => seed = Some(seed_number(&value()?)?),
+            "--repeat" => repeat = Some(repeat_runs(&value()?)?),
+            "--gdb" | "--icount" | "--deterministic" | "--bench" | "--vs-linux"
+                if inline_value.is_some() =>
+            {
                 return Err(UsageError(format!("{flag} takes no value")));
             }
             "--gdb" => gdb = true,
-            "--icount" => machine.icount = true,
+            "--icount" => machine.clock = machine.clock.max(Clock::Icount),
+            "--deterministic" => machine.clock = Clock::Deterministic,
             "--bench" => bench = true,
             "--vs-linux" => vs_linux = true,
             _ if flag.starts_with('-') => {
@@ -143,38 +166,62 @@ pub fn parse_args(
         }
     }
 
-    if vs_linux && gdb {
-        return Err(UsageError(
-            "--vs-linux cannot be combined with --gdb".to_owned(),
-        ));
+    let conflicts = [
+        (vs_linux && gdb, "--vs-linux", "--gdb"),
+        (
+            vs_linux && machine.clock == Clock::Deterministic,
+            "--vs-linux",
+            "--deterministic",
+        ),
+        (vs_linux && seed.is_some(), "--vs-linux", "--seed"),
+        (vs_linux && repeat.is_some(), "--vs-linux", "--repeat"),
+        (gdb && repeat.is_some(), "--repeat", "--gdb"),
+    ];
+    if let Some((_, first, second)) = conflicts.into_iter().find(|(conflict, ..)| *conflict) {
+        return Err(UsageError(format!(
+            "{first} cannot be combined with {second}"
+        )));
     }
-    let console = if bench || vs_linux {
-        machine.icount = true;
+    if bench || vs_linux {
+        machine.clock = machine.clock.max(Clock::Icount);
         bootargs = Some(match bootargs {
             Some(extra) => format!("bench {extra}"),
             None => "bench".to_owned(),
         });
-        // With --vs-linux the table is printed once both kernels have run.
-        if vs_linux {
-            Console::Captured
-        } else {
-            Console::Echoed
-        }
-    } else if stdin_is_terminal {
-        Console::Terminal
-    } else {
+    }
+    let console = if repeat.is_some() || vs_linux {
+        // A series keeps each run's console for its report; with --vs-linux the table is
+        // printed once both kernels have run.
+        Console::Captured
+    } else if bench || !stdin_is_terminal {
         Console::Echoed
+    } else {
+        Console::Terminal
     };
     machine.validate().map_err(UsageError)?;
+    // Only a kernel with debug assertions perturbs its timing from the seed.
+    let profile = if seed.is_some() || repeat.is_some() {
+        Profile::KernelTest
+    } else {
+        Profile::Release
+    };
     let mut boot = Boot::new()
         .machine(machine)
         .bootargs(bootargs.as_deref().unwrap_or("demo"))
-        .profile(Profile::Release)
+        .profile(profile)
         .gdb(gdb)
         .console(console);
     if let Some(timeout) = timeout {
         boot = boot.timeout(timeout);
     }
+    if let Some(runs) = repeat {
+        return Ok(Command::Repeat(
+            Repeat::new(boot, runs)
+                .first_seed(seed)
+                .flags(without_seed_and_repeat(&flags)),
+        ));
+    }
+    let boot = boot.seed(seed);
     if vs_linux {
         let peer = LinuxPeer::new(machine);
         let peer = match timeout {
@@ -262,6 +309,44 @@ fn mem_mib(value: &str) -> Result<u32, UsageError> {
     }
     let amount: u32 = amount.parse().map_err(|_| bad())?;
     amount.checked_mul(mib_per_unit).ok_or_else(bad)
+}
+
+fn seed_number(value: &str) -> Result<u64, UsageError> {
+    value
+        .bytes()
+        .all(|byte| byte.is_ascii_digit())
+        .then(|| value.parse().ok())
+        .flatten()
+        .ok_or_else(|| {
+            UsageError(format!(
+                "--seed needs a whole number from 0 to {}, got {value:?}",
+                u64::MAX
+            ))
+        })
+}
+
+fn repeat_runs(value: &str) -> Result<u32, UsageError> {
+    match number("--repeat", value)? {
+        runs @ 1..=MAX_RUNS => Ok(runs),
+        runs => Err(UsageError(format!(
+            "--repeat must be 1 to {MAX_RUNS}, got {runs}"
+        ))),
+    }
+}
+
+/// `flags` without `--seed` and `--repeat` and their values: the flags of one run of a series,
+/// to which its reproduction command adds `--seed <seed>`. Only called on flags that parsed.
+fn without_seed_and_repeat(flags: &[String]) -> Vec<String> {
+    let mut kept = Vec::new();
+    let mut flags = flags.iter().peekable();
+    while let Some(flag) = flags.next() {
+        if flag == "--seed" || flag == "--repeat" {
+            flags.next_if(|value| !value.starts_with("--"));
+        } else if !(flag.starts_with("--seed=") || flag.starts_with("--repeat=")) {
+            kept.push(flag.clone());
+        }
+    }
+    kept
 }
 
 fn timeout_secs(value: &str) -> Result<Duration, UsageError> {
@@ -386,7 +471,7 @@ mod tests {
             .bootargs("bench")
             .icount(true);
         let board = Machine {
-            icount: true,
+            clock: Clock::Icount,
             ..Machine::default()
         };
         // --vs-linux implies --bench.
@@ -400,6 +485,94 @@ mod tests {
             (
                 bench.smp(2).timeout(ten_minutes),
                 LinuxPeer::new(Machine { smp: 2, ..board }).timeout(ten_minutes)
+            )
+        );
+    }
+
+    #[test]
+    fn deterministic_and_seed_pick_the_clock_the_seed_and_the_kernel() {
+        let deterministic = captured_default().deterministic(true);
+        assert_eq!(boot(&["--deterministic"]), deterministic);
+        assert_eq!(boot(&["--icount", "--deterministic"]), deterministic);
+        assert_eq!(boot(&["--deterministic", "--icount"]), deterministic);
+        let seeded = captured_default()
+            .profile(Profile::KernelTest)
+            .seed(Some(42));
+        assert_eq!(boot(&["--seed", "42"]), seeded);
+        assert_eq!(
+            boot(&["--seed=42", "--deterministic"]),
+            seeded.clone().deterministic(true)
+        );
+        assert_eq!(
+            boot(&["--seed", "18446744073709551615"]),
+            seeded.clone().seed(Some(u64::MAX))
+        );
+        assert_eq!(boot(&["--seed", "0"]), seeded.seed(Some(0)));
+        assert_eq!(
+            boot(&["--bench", "--deterministic"]),
+            captured_default().bootargs("bench").deterministic(true)
+        );
+    }
+
+    #[test]
+    fn repeat_runs_one_board_with_seeds_from_the_first() {
+        let repeat = |args: &[&str]| match parse(args) {
+            Ok(Command::Repeat(repeat)) => repeat,
+            other => panic!("{args:?} gave {other:?}"),
+        };
+        let boot = captured_default()
+            .console(Console::Captured)
+            .profile(Profile::KernelTest)
+            .smp(8)
+            .bootargs("test=monitor:: log=warn");
+        let flags = |flags: &[&str]| flags.iter().map(|&flag| flag.to_owned()).collect();
+        assert_eq!(
+            repeat(&[
+                "--",
+                "--smp",
+                "8",
+                "--repeat",
+                "5",
+                "--bootargs",
+                "test=monitor:: log=warn",
+                "--seed",
+                "100",
+            ]),
+            Repeat::new(boot.clone(), 5)
+                .first_seed(Some(100))
+                .flags(flags(&[
+                    "--smp",
+                    "8",
+                    "--bootargs",
+                    "test=monitor:: log=warn"
+                ]))
+        );
+        // Inline values, --deterministic kept; without --seed the start is chosen at run time.
+        assert_eq!(
+            repeat(&[
+                "--repeat=10000",
+                "--deterministic",
+                "--smp=8",
+                "--bootargs=test=monitor:: log=warn",
+            ]),
+            Repeat::new(boot.deterministic(true), MAX_RUNS).flags(flags(&[
+                "--deterministic",
+                "--smp=8",
+                "--bootargs=test=monitor:: log=warn"
+            ]))
+        );
+        // The console is captured even on a terminal: the report is printed instead.
+        let Ok(Command::Repeat(on_terminal)) = parse_args(["--repeat".into(), "1".into()], true)
+        else {
+            panic!("a series")
+        };
+        assert_eq!(
+            on_terminal,
+            Repeat::new(
+                captured_default()
+                    .console(Console::Captured)
+                    .profile(Profile::KernelTest),
+                1
             )
         );
     }
@@ -450,6 +623,65 @@ mod tests {
         assert_eq!(
             error(&["--vs-linux", "--gdb"]),
             "--vs-linux cannot be combined with --gdb"
+        );
+    }
+
+    #[test]
+    fn bad_seeds_and_repeats_are_one_line_errors() {
+        for bad in [
+            "-1",
+            "+1",
+            "0x10",
+            "1.5",
+            "18446744073709551616",
+            "",
+            "seven",
+        ] {
+            assert_eq!(
+                error(&["--seed", bad]),
+                format!("--seed needs a whole number from 0 to 18446744073709551615, got {bad:?}")
+            );
+        }
+        assert_eq!(error(&["--seed"]), "--seed needs a value");
+        assert_eq!(
+            error(&["--repeat", "0"]),
+            "--repeat must be 1 to 10000, got 0"
+        );
+        assert_eq!(
+            error(&["--repeat", "10001"]),
+            "--repeat must be 1 to 10000, got 10001"
+        );
+        assert_eq!(
+            error(&["--repeat", "many"]),
+            "--repeat needs a whole number, got \"many\""
+        );
+        assert_eq!(
+            error(&["--repeat", "--seed", "1"]),
+            "--repeat needs a value"
+        );
+        assert_eq!(
+            error(&["--deterministic=1"]),
+            "--deterministic takes no value"
+        );
+        assert_eq!(
+            error(&["--repeat", "3", "--gdb"]),
+            "--repeat cannot be combined with --gdb"
+        );
+        for flag in [
+            &["--deterministic"][..],
+            &["--seed", "1"],
+            &["--repeat", "2"],
+        ] {
+            let args: Vec<&str> = ["--vs-linux"].iter().chain(flag).copied().collect();
+            assert_eq!(
+                error(&args),
+                format!("--vs-linux cannot be combined with {}", flag[0])
+            );
+        }
+        // The board is checked for a series too, before anything runs.
+        assert_eq!(
+            error(&["--repeat", "2", "--smp", "9", "--gic", "2"]),
+            "--smp 9 needs --gic 3: GICv2 allows at most 8 vCPUs"
         );
     }
 

@@ -14,7 +14,7 @@
 //!
 //! [`kernel`] builds the Image, [`qemu`] runs QEMU under a time-out, [`console`] reads the
 //! output the kernel/host contract defines, [`cli`] is `cargo qemu`'s command line, [`linux`]
-//! runs the benchmark's Linux peer.
+//! runs the benchmark's Linux peer, [`repeat`] runs one boot under many perturbation seeds.
 
 pub mod boot;
 pub mod cli;
@@ -25,10 +25,12 @@ pub mod kernel;
 pub mod linux;
 pub mod machine;
 pub mod qemu;
+pub mod repeat;
 
 pub use boot::{Boot, Outcome};
 pub use console::{BootLine, TapReport, TapResult, Totals};
 pub use error::LaunchError;
 pub use kernel::Profile;
-pub use machine::{Cpu, ExceptionLevel, Gic, Machine};
+pub use machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
 pub use qemu::{Console, EXCLUSIVE_RUN_SMP, MAX_CONCURRENT_RUNS};
+pub use repeat::{Repeat, RepeatReport, RunRecord, Tally};

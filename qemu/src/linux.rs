@@ -25,7 +25,7 @@ use crate::cli::{self, TIMEOUT_EXIT_CODE};
 use crate::error::{LaunchError, describe, run_tool};
 use crate::host::find_on_path;
 use crate::kernel::workspace_root;
-use crate::machine::Machine;
+use crate::machine::{Clock, Machine};
 use crate::qemu::{self, Console, RunSlots, apt_install, may_install_packages};
 
 /// Linux's command line: the PL011 console, no boot chatter, no address randomisation (the
@@ -67,11 +67,11 @@ pub struct LinuxPeer {
 }
 
 impl LinuxPeer {
-    /// Linux on `machine`, with `-icount shift=0` turned on.
+    /// Linux on `machine`, with its clock set to `-icount shift=0`.
     pub fn new(machine: Machine) -> Self {
         LinuxPeer {
             machine: Machine {
-                icount: true,
+                clock: Clock::Icount,
                 ..machine
             },
             timeout: None,
@@ -805,7 +805,7 @@ linux done\r
             &LinuxReport::parse(LINUX_OUTPUT),
         );
         let machine = Machine {
-            icount: true,
+            clock: Clock::Icount,
             ..Machine::default()
         };
         assert_eq!(

@@ -82,6 +82,33 @@ impl ExceptionLevel {
     }
 }
 
+/// How guest time runs: QEMU's `-icount` setting, built in one place ([`Clock::qemu_args`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Clock {
+    /// QEMU's default: guest time follows the host's clock, and the vCPUs run on host threads
+    /// of their own. The fastest; timings and interleavings vary from run to run.
+    Host,
+    /// `-icount shift=0`: one guest nanosecond per instruction, all vCPUs round-robin on one
+    /// host thread, so guest-timed figures repeat run to run. While every vCPU waits in WFI,
+    /// guest time still follows the host's clock, so runs with idle time vary.
+    Icount,
+    /// `-icount shift=0,sleep=off`: as [`Clock::Icount`], but idle time jumps straight to the
+    /// next timer deadline instead of following the host's clock, so a whole SMP run (console,
+    /// interleavings, guest times) is the same every time.
+    Deterministic,
+}
+
+impl Clock {
+    /// The QEMU arguments for this clock: none, or `-icount` and its setting.
+    pub fn qemu_args(self) -> &'static [&'static str] {
+        match self {
+            Clock::Host => &[],
+            Clock::Icount => &["-icount", "shift=0"],
+            Clock::Deterministic => &["-icount", "shift=0,sleep=off"],
+        }
+    }
+}
+
 /// A QEMU `virt` board: cores, interrupt controller, CPU model, entry level, memory and clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Machine {
@@ -95,9 +122,8 @@ pub struct Machine {
     pub el: ExceptionLevel,
     /// Guest memory in MiB (`-m`).
     pub mem_mib: u32,
-    /// `-icount shift=0`: one guest nanosecond per instruction, so guest-timed figures repeat
-    /// exactly from run to run.
-    pub icount: bool,
+    /// How guest time runs (`-icount`).
+    pub clock: Clock,
 }
 
 impl Default for Machine {
@@ -109,7 +135,7 @@ impl Default for Machine {
             cpu: Cpu::CortexA72,
             el: ExceptionLevel::El1,
             mem_mib: 1024,
-            icount: false,
+            clock: Clock::Host,
         }
     }
 }
@@ -154,9 +180,7 @@ impl Machine {
             "-m".to_owned(),
             format!("{}M", self.mem_mib),
         ];
-        if self.icount {
-            args.extend(["-icount".to_owned(), "shift=0".to_owned()]);
-        }
+        args.extend(self.clock.qemu_args().iter().map(|&arg| arg.to_owned()));
         args
     }
 
@@ -170,7 +194,8 @@ impl Machine {
 }
 
 impl fmt::Display for Machine {
-    /// A compact one-line description, e.g. `smp=64 gic=3 cpu=max el=2 mem=1024M icount`.
+    /// A compact one-line description, e.g. `smp=64 gic=3 cpu=max el=2 mem=1024M icount`
+    /// (`deterministic` for [`Clock::Deterministic`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -181,10 +206,11 @@ impl fmt::Display for Machine {
             self.el.number(),
             self.mem_mib
         )?;
-        if self.icount {
-            f.write_str(" icount")?;
+        match self.clock {
+            Clock::Host => Ok(()),
+            Clock::Icount => f.write_str(" icount"),
+            Clock::Deterministic => f.write_str(" deterministic"),
         }
-        Ok(())
     }
 }
 
@@ -247,7 +273,7 @@ mod tests {
             cpu: Cpu::Max,
             el: ExceptionLevel::El2,
             mem_mib: 512,
-            icount: true,
+            clock: Clock::Icount,
         };
         assert_eq!(
             machine.qemu_args(),
@@ -263,6 +289,18 @@ mod tests {
                 "-icount",
                 "shift=0"
             ]
+        );
+        let deterministic = Machine {
+            clock: Clock::Deterministic,
+            ..Machine::default()
+        };
+        assert_eq!(
+            deterministic.qemu_args()[8..],
+            ["-icount", "shift=0,sleep=off"]
+        );
+        assert_eq!(
+            deterministic.to_string(),
+            "smp=4 gic=3 cpu=cortex-a72 el=1 mem=1024M deterministic"
         );
         assert_eq!(
             Machine::default().qemu_args(),

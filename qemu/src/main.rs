@@ -29,6 +29,10 @@ fn main() -> ExitCode {
             }
             cli::exit_code(&outcome)
         }),
+        Command::Repeat(repeat) => repeat.run().map(|report| {
+            print!("{report}");
+            report.exit_code()
+        }),
         Command::BenchVsLinux { boot, peer } => linux::bench_vs_linux(&boot, &peer),
     };
     match status {
