@@ -110,7 +110,9 @@ pub fn install_scheduler_memory(memory: &BootMemory, cores: usize) {
         // The block was carved for `cores` queues, is mapped normal memory, page aligned.
         // SAFETY: in bounds, aligned, and nothing else refers to it.
         let queue: &'static CoreTimerQueue = unsafe {
-            queue.write(IrqSpinLock::new(LockRank::TimerQueue, CoreTimers::new()));
+            // Built at compile time and copied in: built here, its 230 KiB would land on the
+            // boot core's 64 KiB stack first.
+            queue.write(const { IrqSpinLock::new(LockRank::TimerQueue, CoreTimers::new()) });
             &*queue
         };
         crate::timer::install_queue(core, queue);
