@@ -109,7 +109,7 @@ impl Boot {
         self
     }
 
-    /// Turns `-icount shift=0` on or off.
+    /// Turns `-icount shift=0,sleep=off` on or off.
     pub fn icount(mut self, icount: bool) -> Self {
         self.machine.icount = icount;
         self
@@ -369,7 +369,7 @@ mod tests {
         let joined = args.join(" ");
         assert!(joined.starts_with(
             "-machine virt,gic-version=2,virtualization=on -cpu cortex-a53 -smp 8 -m 512M \
-             -icount shift=0 -kernel /k/Image"
+             -icount shift=0,sleep=off -kernel /k/Image"
         ));
         assert!(joined.ends_with("-nographic -s -S"), "{joined}");
         let append = args

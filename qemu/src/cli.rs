@@ -38,7 +38,8 @@ Flags:
   --mem SIZE         guest memory such as 512M or 2G, at least 128M (default 1G)
   --bootargs \"ARGS\"  kernel bootargs (default \"demo\"; exit=semihosting is always added)
   --gdb              start halted with a gdb server on localhost:1234 and say how to attach
-  --icount           -icount shift=0: guest time counts instructions, repeatable run to run
+  --icount           -icount shift=0,sleep=off: guest time counts instructions and idle
+                     time jumps to the next deadline, repeatable run to run
   --timeout SECS     end QEMU after this long (default 60 + smp/4; an hour with --gdb)
   --bench            boot with bootargs \"bench\" (plus any --bootargs) and --icount, and
                      print the kernel's output

@@ -59,7 +59,7 @@ const CROSS_PACKAGES: [&str; 2] = ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cro
 const BENCH_SOURCE: &str = "qemu/linux/bench.c";
 
 /// The Linux half of a `--vs-linux` run: the board (the same one coresched's benchmark boots,
-/// always with `-icount shift=0`) and how long Linux may take.
+/// always with `-icount shift=0,sleep=off`) and how long Linux may take.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinuxPeer {
     machine: Machine,
@@ -67,7 +67,7 @@ pub struct LinuxPeer {
 }
 
 impl LinuxPeer {
-    /// Linux on `machine`, with `-icount shift=0` turned on.
+    /// Linux on `machine`, with `-icount shift=0,sleep=off` turned on.
     pub fn new(machine: Machine) -> Self {
         LinuxPeer {
             machine: Machine {
@@ -479,7 +479,7 @@ fn pad_to_four(archive: &mut Vec<u8>) {
 pub struct Figure {
     /// The workload, e.g. `yield_switch`.
     pub name: String,
-    /// Guest instructions (guest ns under `-icount shift=0`) per operation.
+    /// Guest instructions (guest ns under `-icount shift=0,sleep=off`) per operation.
     pub instructions: Option<u64>,
 }
 
@@ -628,7 +628,7 @@ impl Comparison {
                 .unwrap_or(0)
         });
         let mut table = format!(
-            "Guest instructions per operation (-icount shift=0), QEMU virt {machine}, \
+            "Guest instructions per operation (-icount shift=0,sleep=off), QEMU virt {machine}, \
              Linux {release}:\n"
         );
         let mut line = |cells: &[String; 4]| {
@@ -811,7 +811,7 @@ linux done\r
         assert_eq!(
             comparison.table(&machine),
             "\
-Guest instructions per operation (-icount shift=0), QEMU virt smp=4 gic=3 cpu=cortex-a72 el=1 \
+Guest instructions per operation (-icount shift=0,sleep=off), QEMU virt smp=4 gic=3 cpu=cortex-a72 el=1 \
 mem=1024M icount, Linux 6.1.0-56-arm64:
 | operation               | Linux 6.1 | coresched | Linux / coresched |
 | ----------------------- | --------: | --------: | ----------------: |
@@ -931,7 +931,7 @@ bench monitor_pass_4 coresched=1800 linux=- unit=instructions
             .collect();
         assert_eq!(
             args.join(" "),
-            "-machine virt,gic-version=2 -cpu cortex-a72 -smp 8 -m 1024M -icount shift=0 \
+            "-machine virt,gic-version=2 -cpu cortex-a72 -smp 8 -m 1024M -icount shift=0,sleep=off \
              -kernel /c/vmlinuz -initrd /c/initramfs.cpio \
              -append console=ttyAMA0 quiet nokaslr norandmaps panic=-1 -no-reboot \
              -display none -serial stdio -monitor none"

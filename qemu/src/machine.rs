@@ -95,8 +95,9 @@ pub struct Machine {
     pub el: ExceptionLevel,
     /// Guest memory in MiB (`-m`).
     pub mem_mib: u32,
-    /// `-icount shift=0`: one guest nanosecond per instruction, so guest-timed figures repeat
-    /// exactly from run to run.
+    /// `-icount shift=0,sleep=off`: one guest nanosecond per instruction, and idle time jumps
+    /// straight to the next timer deadline instead of following the host's clock, so a run (and
+    /// every guest-timed figure) repeats exactly from run to run.
     pub icount: bool,
 }
 
@@ -155,7 +156,7 @@ impl Machine {
             format!("{}M", self.mem_mib),
         ];
         if self.icount {
-            args.extend(["-icount".to_owned(), "shift=0".to_owned()]);
+            args.extend(["-icount".to_owned(), "shift=0,sleep=off".to_owned()]);
         }
         args
     }
@@ -261,7 +262,7 @@ mod tests {
                 "-m",
                 "512M",
                 "-icount",
-                "shift=0"
+                "shift=0,sleep=off"
             ]
         );
         assert_eq!(

@@ -25,7 +25,9 @@
 //!   published);
 //! - the monitor task: `loop { let pass = monitor.pass(&TABLE, &timer::earliest_deadline,
 //!   &COUNTERS); carry out pass.outcome.actions; sleep pass.sleep_ns }`;
-//! - the buddy core, periodically: `COUNTERS.monitor_silence(now, stall_ns)`.
+//! - the buddy core, periodically: `COUNTERS.monitor_silence(now, stall_ns)`;
+//! - the benchmark: `hold` parks the monitor (and quiets its buddy) while it measures, and
+//!   lets it out for a counted number of passes to measure the pass itself.
 //!
 //! The lock protocol is model-checked with loom (`model.rs`): under `cfg(loom)` the locks are
 //! loom mutexes and [`crate::sync::atomic`] is loom's. The models show that the protocol here
@@ -35,6 +37,8 @@
 
 mod backoff;
 mod counters;
+#[cfg(target_os = "none")]
+pub mod hold;
 #[cfg(target_os = "none")]
 pub mod kernel;
 #[cfg(any(feature = "legacy-monitor-lock-order", loom))]
