@@ -93,7 +93,8 @@ pub(super) fn set_need_resched(core: usize) {
 /// first, under the same lock), else stolen, else from the global queue.
 pub(super) fn pick_next(core: usize, requeue: Option<TaskId>) -> Option<TaskId> {
     let (local, overflow) = {
-        let mut queue = CORES[core].run_queue.lock();
+        // The switch's contract has interrupts masked until it is done.
+        let mut queue = CORES[core].run_queue.lock_masked();
         // A preempted or yielding task goes to the back, urgent or not.
         let overflow = requeue.and_then(|id| queue.push(id, false).err());
         let next = queue.pop();
