@@ -17,8 +17,8 @@
 //! - [`Monitor`] ties them together: [`Monitor::pass`] is one iteration of the monitor loop.
 //!
 //! The kernel glue (the monitor task, SGIs, PCs) is built on this API:
-//! - each core, on every timer interrupt and context switch: [`crate::registry::CoreTable::publish_heartbeat`];
-//!   on switching to a task: [`crate::registry::CoreTable::publish_running`]; to its idle task:
+//! - each core, on every timer interrupt: [`crate::registry::CoreTable::publish_heartbeat`];
+//!   on switching to a task: [`crate::registry::CoreTable::publish_running`] (progress too); to its idle task:
 //!   [`crate::registry::CoreTable::publish_idle`]; on every interrupt: [`crate::registry::CoreTable::publish_interrupt_pc`];
 //! - bring-up and hot-unplug: [`crate::registry::CoreTable::change_state`] (`Starting` before the core is
 //!   started, `Online` from the core itself once its timer queue is installed and its deadline

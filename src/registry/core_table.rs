@@ -232,8 +232,10 @@ impl<const CORES: usize> CoreTable<CORES> {
         self.longest_hold_ns.load(Ordering::Relaxed)
     }
 
-    /// Called by `core` itself whenever it makes progress (each timer interrupt and context
-    /// switch): advances its heartbeat. Lock-free.
+    /// Called by `core` itself whenever it makes progress without switching tasks (each timer
+    /// interrupt, a yield with nobody to yield to): advances its heartbeat. A switch publishes
+    /// the new run's start time instead ([`CoreTable::publish_running`]), which the monitor
+    /// counts as progress too. Lock-free.
     pub fn publish_heartbeat(&self, core: usize) {
         if let Some(published) = self.published.get(core) {
             published.heartbeat.fetch_add(1, Ordering::Release);
