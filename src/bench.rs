@@ -1,13 +1,22 @@
 //! The benchmark (bootarg `bench`): scheduler costs in guest nanoseconds.
 //!
-//! Run it under QEMU's `-icount shift=0` (`cargo qemu -- --bench`), where a guest nanosecond is
-//! one instruction, so every figure is an instruction count and repeats exactly. Each figure is
-//! printed in a table and on a line of its own for scripts:
+//! Run it under QEMU's `-icount shift=0,sleep=off` (`cargo qemu -- --bench`): a guest nanosecond
+//! is one instruction, and idle time jumps straight to the next deadline, so every figure is an
+//! instruction count and a run repeats exactly. Under `-icount` QEMU runs the vCPUs in turn on
+//! one clock, so a figure counts every instruction any core runs while it is measured. Each
+//! figure is therefore taken while no core runs but the ones doing the operation: the monitor is
+//! parked (and its buddy quiet) for the whole benchmark, the boot core waits in a join, and
+//! every other core sleeps in WFI. The monitor's pass is measured the same way, with every other
+//! core idle. A control, a loop of a known number of instructions timed like the figures, shows
+//! that the method counts only the operation.
+//!
+//! Each figure is printed in a table and on a line of its own for scripts:
 //! `bench <name> coresched=<n> linux=- unit=instructions`.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 
+use crate::monitor::hold;
 use crate::random::XorShift64;
 use crate::sched::{self, Semaphore, SpawnOptions};
 use crate::sync::{IrqSpinLock, LockRank};
@@ -17,6 +26,15 @@ use crate::{arch::aarch64::stop::ExitCode, kprintln};
 
 /// Repetitions per figure: enough that start-up costs vanish in the mean.
 const ROUNDS: u64 = 2_000;
+
+/// Iterations of the control loop.
+const CONTROL_ITERATIONS: u64 = 100_000;
+
+/// Instructions per iteration of the control loop: `subs` and `b.ne`.
+const CONTROL_LOOP_INSTRUCTIONS: u64 = 2;
+
+/// Monitor passes measured with every other core idle.
+const MONITOR_PASSES: u64 = 20;
 
 /// One measured figure.
 struct Figure {
@@ -48,49 +66,90 @@ fn spawn_pinned(
         .expect("the benchmark's tasks fit the task pool")
 }
 
-/// Two tasks on one core yield to each other; cost per switch.
+/// The control: `CONTROL_ITERATIONS` turns of a two-instruction loop on `core`, timed there as
+/// the figures are; guest ns for them all, which must come out as the loop's instruction count
+/// (plus the few instructions of one clock read).
+fn control_loop(core: usize) -> u64 {
+    static ELAPSED: AtomicU64 = AtomicU64::new(0);
+    spawn_pinned("control", core, || {
+        let start = Instant::now();
+        // SAFETY: a register-only countdown: it touches no memory and no stack, and ends when
+        // the register reaches 0 (it starts above 0).
+        unsafe {
+            core::arch::asm!(
+                "2:",
+                "subs {left}, {left}, #1",
+                "b.ne 2b",
+                left = inout(reg) CONTROL_ITERATIONS => _,
+                options(nomem, nostack),
+            );
+        }
+        ELAPSED.store(elapsed_ns(start), Ordering::Relaxed);
+    })
+    .join();
+    ELAPSED.load(Ordering::Relaxed)
+}
+
+/// Two tasks on one core yield to each other; cost per switch. One task times `ROUNDS` of its
+/// yields, each a switch to the other task and back, while the other is sure to be yielding
+/// throughout (it starts once the timer is ready and yields more times than the timer does).
 fn yield_switch(core: usize) -> u64 {
-    static START: Semaphore = Semaphore::new(0);
-    let yielder = || {
-        START.acquire();
+    static TIMER_READY: AtomicBool = AtomicBool::new(false);
+    static PARTNER_LOOPING: AtomicBool = AtomicBool::new(false);
+    static ELAPSED: AtomicU64 = AtomicU64::new(0);
+    TIMER_READY.store(false, Ordering::Relaxed);
+    PARTNER_LOOPING.store(false, Ordering::Relaxed);
+    let partner = spawn_pinned("yield-b", core, || {
+        while !TIMER_READY.load(Ordering::Acquire) {
+            sched::yield_now();
+        }
+        PARTNER_LOOPING.store(true, Ordering::Release);
+        for _ in 0..ROUNDS + 2 {
+            sched::yield_now();
+        }
+    });
+    let timer = spawn_pinned("yield-a", core, || {
+        TIMER_READY.store(true, Ordering::Release);
+        while !PARTNER_LOOPING.load(Ordering::Acquire) {
+            sched::yield_now();
+        }
+        let start = Instant::now();
         for _ in 0..ROUNDS {
             sched::yield_now();
         }
-    };
-    let first = spawn_pinned("yield-a", core, yielder);
-    let second = spawn_pinned("yield-b", core, yielder);
-    sched::sleep_for(Duration::from_millis(1));
-    let start = Instant::now();
-    START.release();
-    START.release();
-    first.join();
-    second.join();
-    elapsed_ns(start) / (2 * ROUNDS)
+        ELAPSED.store(elapsed_ns(start), Ordering::Relaxed);
+    });
+    timer.join();
+    partner.join();
+    ELAPSED.load(Ordering::Relaxed) / (2 * ROUNDS)
 }
 
 /// Two tasks hand a token back and forth through semaphores (block, wake, switch); cost per
-/// hand-off.
+/// hand-off. The pinger times `ROUNDS` round trips after a first, untimed one, so the ponger is
+/// in its loop throughout.
 fn handoff(ping_core: usize, pong_core: usize) -> u64 {
     static PING: Semaphore = Semaphore::new(0);
     static PONG: Semaphore = Semaphore::new(0);
-    static STARTED_AT: AtomicU64 = AtomicU64::new(0);
+    static ELAPSED: AtomicU64 = AtomicU64::new(0);
     let ponger = spawn_pinned("pong", pong_core, || {
-        for _ in 0..ROUNDS {
+        for _ in 0..=ROUNDS {
             PING.acquire();
             PONG.release();
         }
     });
     let pinger = spawn_pinned("ping", ping_core, || {
-        STARTED_AT.store(Instant::now().as_nanos(), Ordering::Relaxed);
+        PING.release();
+        PONG.acquire();
+        let start = Instant::now();
         for _ in 0..ROUNDS {
             PING.release();
             PONG.acquire();
         }
+        ELAPSED.store(elapsed_ns(start), Ordering::Relaxed);
     });
     pinger.join();
-    let finished = Instant::now().as_nanos();
     ponger.join();
-    (finished - STARTED_AT.load(Ordering::Relaxed)) / (2 * ROUNDS)
+    ELAPSED.load(Ordering::Relaxed) / (2 * ROUNDS)
 }
 
 /// A task sleeps 100 us again and again; mean lateness past the deadline, from the deadline to
@@ -152,11 +211,32 @@ fn timer_insert_cancel(armed: usize) -> u64 {
     elapsed_ns(start) / ROUNDS
 }
 
-/// Runs every benchmark on `cores` cores and prints the table and the script lines.
+/// The monitor's mean pass over `MONITOR_PASSES` passes it makes, at its own pace, while every
+/// other core is idle (this one waits for it); the monitor must be parked.
+fn monitor_pass() -> u64 {
+    let counters = &crate::monitor::kernel::COUNTERS;
+    let table = &crate::registry::CORE_TABLE;
+    let before = counters.snapshot(table);
+    hold::measure_passes(MONITOR_PASSES);
+    let after = counters.snapshot(table);
+    (after.total_pass_cost_ns - before.total_pass_cost_ns) / (after.passes - before.passes)
+}
+
+/// Runs every benchmark on `cores` cores, with the monitor parked, then measures the monitor's
+/// pass with every other core idle, and prints the table and the script lines.
 pub fn run(cores: usize) -> ExitCode {
     let (near, far) = bench_cores(cores);
-    kprintln!("bench: {cores} cores; figures are guest ns (instructions under -icount shift=0)");
+    kprintln!(
+        "bench: {cores} cores; figures are guest ns (instructions under -icount shift=0,sleep=off)"
+    );
+    hold::pause();
+    let control_ns = control_loop(near);
     let figures = [
+        Figure {
+            name: "control_loop",
+            operation: "control: a loop of 2 instructions, per turn",
+            nanoseconds: control_ns / CONTROL_ITERATIONS,
+        },
         Figure {
             name: "yield_switch",
             operation: "yield between two tasks on one core, per switch",
@@ -193,22 +273,18 @@ pub fn run(cores: usize) -> ExitCode {
             nanoseconds: timer_insert_cancel(64_000),
         },
     ];
-    // The monitor has been scanning all along; give it a few more passes at its idle pace.
-    sched::sleep_for(Duration::from_millis(30));
-    let monitor = crate::monitor::kernel::COUNTERS.snapshot(&crate::registry::CORE_TABLE);
+    let monitor_ns = monitor_pass();
+    hold::resume();
+    kprintln!(
+        "bench: control: {CONTROL_ITERATIONS} turns of a {CONTROL_LOOP_INSTRUCTIONS}-instruction loop took {control_ns} ns"
+    );
     kprintln!("| operation | coresched |");
     kprintln!("| --- | --- |");
     for figure in &figures {
         kprintln!("| {} | {} |", figure.operation, figure.nanoseconds);
     }
     kprintln!(
-        "| monitor pass over {cores} cores (mean of {}) | {} |",
-        monitor.passes,
-        monitor.mean_pass_cost_ns
-    );
-    kprintln!(
-        "| longest core-table-lock hold | {} |",
-        monitor.longest_lock_hold_ns
+        "| monitor pass over {cores} cores, every other core idle (mean of {MONITOR_PASSES}) | {monitor_ns} |"
     );
     for figure in &figures {
         kprintln!(
@@ -217,9 +293,6 @@ pub fn run(cores: usize) -> ExitCode {
             figure.nanoseconds
         );
     }
-    kprintln!(
-        "bench monitor_pass_{cores} coresched={} linux=- unit=instructions",
-        monitor.mean_pass_cost_ns
-    );
+    kprintln!("bench monitor_pass_{cores} coresched={monitor_ns} linux=- unit=instructions");
     ExitCode::Success
 }

@@ -4,10 +4,10 @@
  * `aarch64-linux-gnu-gcc -static -O2`).
  *
  * It runs the five scheduler workloads coresched's benchmark runs, timing each with
- * clock_gettime(CLOCK_MONOTONIC). QEMU runs with `-icount shift=0`, where a guest nanosecond is
- * one instruction, so every figure is an instruction count. Idle time still follows the host's
- * clock, which now and then tips a scheduler decision one way or the other, so each figure is
- * the median of ROUNDS rounds, each with fresh threads.
+ * clock_gettime(CLOCK_MONOTONIC). QEMU runs with `-icount shift=0,sleep=off`, where a guest
+ * nanosecond is one instruction and idle time jumps to the next deadline, so every figure is an
+ * instruction count. Linux's own background work still moves a figure by a few instructions
+ * now and then, so each figure is the median of ROUNDS rounds, each with fresh threads.
  *
  * It prints `linux release <uname -r>`, then one line per figure, `linux <name> <n>` (`-` when
  * the board cannot run the workload), then `linux done`, and powers off. A failed call prints
@@ -216,8 +216,8 @@ static uint64_t futex_handoff(int first_cpu, int second_cpu)
 }
 
 /* sleep_lateness: the median, over SLEEPS sleeps of SLEEP_NS, of how long after its deadline
- * each sleep returned. Linux's default timer slack for a normal thread (50 us) applies. The
- * figure varies from run to run: the idle time it includes follows the host's clock. */
+ * each sleep returned. Linux's default timer slack for a normal thread (50 us) applies, and is
+ * most of the figure. */
 static uint64_t sleep_lateness(void)
 {
 	static uint64_t lateness[SLEEPS];

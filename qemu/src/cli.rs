@@ -51,7 +51,7 @@ Flags:
                      prints each test's pass and fail counts and the command that
                      repeats each failing run
   --timeout SECS     end QEMU after this long (default 60 + smp/4; an hour with --gdb)
-  --bench            boot with bootargs \"bench\" (plus any --bootargs) and --icount, and
+  --bench            boot with bootargs \"bench\" (plus any --bootargs) and --deterministic, and
                      print the kernel's output
   --vs-linux         --bench, then the same workloads on Debian's arm64 Linux 6.1 on
                      the same board; prints one table with both (Linux is fetched and
@@ -168,11 +168,6 @@ pub fn parse_args(
 
     let conflicts = [
         (vs_linux && gdb, "--vs-linux", "--gdb"),
-        (
-            vs_linux && machine.clock == Clock::Deterministic,
-            "--vs-linux",
-            "--deterministic",
-        ),
         (vs_linux && seed.is_some(), "--vs-linux", "--seed"),
         (vs_linux && repeat.is_some(), "--vs-linux", "--repeat"),
         (gdb && repeat.is_some(), "--repeat", "--gdb"),
@@ -183,7 +178,8 @@ pub fn parse_args(
         )));
     }
     if bench || vs_linux {
-        machine.clock = machine.clock.max(Clock::Icount);
+        // Every figure is an instruction count that repeats exactly (idle time too).
+        machine.clock = Clock::Deterministic;
         bootargs = Some(match bootargs {
             Some(extra) => format!("bench {extra}"),
             None => "bench".to_owned(),
@@ -444,8 +440,8 @@ mod tests {
     }
 
     #[test]
-    fn bench_boots_the_benchmark_with_icount_and_echoes_it() {
-        let bench = captured_default().bootargs("bench").icount(true);
+    fn bench_boots_the_benchmark_deterministically_and_echoes_it() {
+        let bench = captured_default().bootargs("bench").deterministic(true);
         assert_eq!(boot(&["--bench"]), bench);
         assert_eq!(
             boot(&["--bench", "--bootargs", "log=warn"]),
@@ -456,7 +452,7 @@ mod tests {
         };
         assert_eq!(
             on_terminal,
-            captured_default().bootargs("bench").icount(true)
+            captured_default().bootargs("bench").deterministic(true)
         );
     }
 
@@ -469,9 +465,9 @@ mod tests {
         let bench = captured_default()
             .console(Console::Captured)
             .bootargs("bench")
-            .icount(true);
+            .deterministic(true);
         let board = Machine {
-            clock: Clock::Icount,
+            clock: Clock::Deterministic,
             ..Machine::default()
         };
         // --vs-linux implies --bench.
@@ -667,11 +663,7 @@ mod tests {
             error(&["--repeat", "3", "--gdb"]),
             "--repeat cannot be combined with --gdb"
         );
-        for flag in [
-            &["--deterministic"][..],
-            &["--seed", "1"],
-            &["--repeat", "2"],
-        ] {
+        for flag in [&["--seed", "1"][..], &["--repeat", "2"]] {
             let args: Vec<&str> = ["--vs-linux"].iter().chain(flag).copied().collect();
             assert_eq!(
                 error(&args),

@@ -59,7 +59,7 @@ const CROSS_PACKAGES: [&str; 2] = ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cro
 const BENCH_SOURCE: &str = "qemu/linux/bench.c";
 
 /// The Linux half of a `--vs-linux` run: the board (the same one coresched's benchmark boots,
-/// always with `-icount shift=0`) and how long Linux may take.
+/// always with `-icount shift=0,sleep=off`) and how long Linux may take.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinuxPeer {
     machine: Machine,
@@ -67,11 +67,11 @@ pub struct LinuxPeer {
 }
 
 impl LinuxPeer {
-    /// Linux on `machine`, with its clock set to `-icount shift=0`.
+    /// Linux on `machine`, with its clock set to `-icount shift=0,sleep=off`.
     pub fn new(machine: Machine) -> Self {
         LinuxPeer {
             machine: Machine {
-                clock: Clock::Icount,
+                clock: Clock::Deterministic,
                 ..machine
             },
             timeout: None,
@@ -479,7 +479,7 @@ fn pad_to_four(archive: &mut Vec<u8>) {
 pub struct Figure {
     /// The workload, e.g. `yield_switch`.
     pub name: String,
-    /// Guest instructions (guest ns under `-icount shift=0`) per operation.
+    /// Guest instructions (guest ns under `-icount shift=0,sleep=off`) per operation.
     pub instructions: Option<u64>,
 }
 
@@ -628,7 +628,7 @@ impl Comparison {
                 .unwrap_or(0)
         });
         let mut table = format!(
-            "Guest instructions per operation (-icount shift=0), QEMU virt {machine}, \
+            "Guest instructions per operation (-icount shift=0,sleep=off), QEMU virt {machine}, \
              Linux {release}:\n"
         );
         let mut line = |cells: &[String; 4]| {
@@ -661,7 +661,8 @@ impl Comparison {
         table.push_str(
             "Linux / coresched above 1: coresched takes fewer instructions. Linux's \
              sleep_lateness is the median over 100 us sleeps with the default 50 us timer \
-             slack; it varies from run to run, as idle time follows the host's clock.\n",
+             slack, most of it. coresched's figures repeat exactly; Linux's may move by a few \
+             instructions from run to run.\n",
         );
         table
     }
@@ -805,14 +806,14 @@ linux done\r
             &LinuxReport::parse(LINUX_OUTPUT),
         );
         let machine = Machine {
-            clock: Clock::Icount,
+            clock: Clock::Deterministic,
             ..Machine::default()
         };
         assert_eq!(
             comparison.table(&machine),
             "\
-Guest instructions per operation (-icount shift=0), QEMU virt smp=4 gic=3 cpu=cortex-a72 el=1 \
-mem=1024M icount, Linux 6.1.0-56-arm64:
+Guest instructions per operation (-icount shift=0,sleep=off), QEMU virt smp=4 gic=3 \
+cpu=cortex-a72 el=1 mem=1024M deterministic, Linux 6.1.0-56-arm64:
 | operation               | Linux 6.1 | coresched | Linux / coresched |
 | ----------------------- | --------: | --------: | ----------------: |
 | yield_switch            |     2,785 |       512 |             5.44x |
@@ -824,8 +825,8 @@ mem=1024M icount, Linux 6.1.0-56-arm64:
 | timer_insert_cancel_64k |         - |         - |                 - |
 | monitor_pass_4          |         - |     1,800 |                 - |
 Linux / coresched above 1: coresched takes fewer instructions. Linux's sleep_lateness is the \
-median over 100 us sleeps with the default 50 us timer slack; it varies from run to run, as idle \
-time follows the host's clock.
+median over 100 us sleeps with the default 50 us timer slack, most of it. coresched's figures repeat \
+exactly; Linux's may move by a few instructions from run to run.
 "
         );
         assert_eq!(
@@ -913,7 +914,7 @@ bench monitor_pass_4 coresched=1800 linux=- unit=instructions
     }
 
     #[test]
-    fn linux_boots_on_the_same_board_with_icount() {
+    fn linux_boots_on_the_same_board_with_the_deterministic_clock() {
         let machine = Machine {
             smp: 8,
             gic: Gic::V2,
@@ -931,7 +932,7 @@ bench monitor_pass_4 coresched=1800 linux=- unit=instructions
             .collect();
         assert_eq!(
             args.join(" "),
-            "-machine virt,gic-version=2 -cpu cortex-a72 -smp 8 -m 1024M -icount shift=0 \
+            "-machine virt,gic-version=2 -cpu cortex-a72 -smp 8 -m 1024M -icount shift=0,sleep=off \
              -kernel /c/vmlinuz -initrd /c/initramfs.cpio \
              -append console=ttyAMA0 quiet nokaslr norandmaps panic=-1 -no-reboot \
              -display none -serial stdio -monitor none"

@@ -27,6 +27,11 @@ pub fn irq_save_disable() -> IrqState {
 /// Restores the interrupt state saved by [`irq_save_disable`] (a no-op on the host).
 pub fn irq_restore(_state: IrqState) {}
 
+/// Whether interrupts are masked: the host has none, so always.
+pub fn irqs_masked() -> bool {
+    true
+}
+
 /// Nanoseconds since the first call: in unit tests the host's monotonic clock stands in for the
 /// counter.
 #[cfg(test)]

@@ -45,6 +45,9 @@ pub struct CounterSnapshot {
     pub longest_pass_cost_ns: u64,
     /// The mean cost of a pass, in nanoseconds (0 before the first).
     pub mean_pass_cost_ns: u64,
+    /// The cost of every pass together, in nanoseconds: two snapshots give the mean of the
+    /// passes between them.
+    pub total_pass_cost_ns: u64,
 }
 
 /// The monitor has not finished a pass for longer than the buddy allows.
@@ -116,6 +119,7 @@ impl MonitorCounters {
             last_pass_cost_ns: self.last_pass_cost_ns.load(Ordering::Relaxed),
             longest_pass_cost_ns: self.longest_pass_cost_ns.load(Ordering::Relaxed),
             mean_pass_cost_ns: total_ns.checked_div(passes).unwrap_or(0),
+            total_pass_cost_ns: total_ns,
         }
     }
 
@@ -203,6 +207,7 @@ mod tests {
                 last_pass_cost_ns: 200,
                 longest_pass_cost_ns: 300,
                 mean_pass_cost_ns: 200,
+                total_pass_cost_ns: 600,
             }
         );
     }

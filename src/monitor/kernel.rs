@@ -108,6 +108,9 @@ fn monitor_loop() {
         for action in &pass.outcome.actions {
             carry_out(action);
         }
+        if super::hold::after_pass() {
+            continue;
+        }
         if CONTINUOUS.load(Ordering::Relaxed) {
             sched::yield_now();
         } else {
@@ -173,6 +176,9 @@ fn write_stall_report(out: &mut impl Write, report: &StallReport) -> core::fmt::
 static BUDDY: PeriodicTimer = PeriodicTimer::new(check_monitor, 0, 250_000_000);
 
 fn check_monitor(_: usize) {
+    if !super::hold::watched() {
+        return;
+    }
     let limit = STALL_LIMIT_NS.load(Ordering::Relaxed);
     if let Some(silence) = COUNTERS.monitor_silence(arch::now_ns(), limit) {
         BUDDY_REPORTS.fetch_add(1, Ordering::Relaxed);

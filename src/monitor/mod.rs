@@ -17,15 +17,17 @@
 //! - [`Monitor`] ties them together: [`Monitor::pass`] is one iteration of the monitor loop.
 //!
 //! The kernel glue (the monitor task, SGIs, PCs) is built on this API:
-//! - each core, on every timer interrupt and context switch: [`crate::registry::CoreTable::publish_heartbeat`];
-//!   on switching to a task: [`crate::registry::CoreTable::publish_running`]; to its idle task:
+//! - each core, on every timer interrupt: [`crate::registry::CoreTable::publish_heartbeat`];
+//!   on switching to a task: [`crate::registry::CoreTable::publish_running`] (progress too); to its idle task:
 //!   [`crate::registry::CoreTable::publish_idle`]; on every interrupt: [`crate::registry::CoreTable::publish_interrupt_pc`];
 //! - bring-up and hot-unplug: [`crate::registry::CoreTable::change_state`] (`Starting` before the core is
 //!   started, `Online` from the core itself once its timer queue is installed and its deadline
 //!   published);
 //! - the monitor task: `loop { let pass = monitor.pass(&TABLE, &timer::earliest_deadline,
 //!   &COUNTERS); carry out pass.outcome.actions; sleep pass.sleep_ns }`;
-//! - the buddy core, periodically: `COUNTERS.monitor_silence(now, stall_ns)`.
+//! - the buddy core, periodically: `COUNTERS.monitor_silence(now, stall_ns)`;
+//! - the benchmark: `hold` parks the monitor (and quiets its buddy) while it measures, and
+//!   lets it out for a counted number of passes to measure the pass itself.
 //!
 //! The lock protocol is model-checked with loom (`model.rs`): under `cfg(loom)` the locks are
 //! loom mutexes and [`crate::sync::atomic`] is loom's. The models show that the protocol here
@@ -35,6 +37,8 @@
 
 mod backoff;
 mod counters;
+#[cfg(target_os = "none")]
+pub mod hold;
 #[cfg(target_os = "none")]
 pub mod kernel;
 #[cfg(any(feature = "legacy-monitor-lock-order", loom))]

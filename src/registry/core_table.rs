@@ -13,7 +13,7 @@
 //! [`CoreState::Online`].
 
 use crate::MAX_CORES;
-use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::{CachePadded, IrqSpinLock, IrqSpinLockGuard, LockRank};
 
 /// Where a core is in its life. The only changes allowed are
@@ -136,6 +136,9 @@ impl Published {
 pub struct CoreTable<const CORES: usize = MAX_CORES> {
     entries: IrqSpinLock<[Entry; CORES]>,
     published: [CachePadded<Published>; CORES],
+    /// One past the highest core that ever left [`CoreState::Absent`]: a pass over the cores
+    /// stops there instead of at `CORES`. Written under the lock.
+    known_end: AtomicUsize,
     longest_hold_ns: AtomicU64,
     clock: fn() -> u64,
 }
@@ -148,6 +151,7 @@ impl<const CORES: usize> CoreTable<CORES> {
         Self {
             entries: IrqSpinLock::new(LockRank::CoreTable, [Entry::ABSENT; CORES]),
             published: [const { CachePadded::new(Published::new()) }; CORES],
+            known_end: AtomicUsize::new(0),
             longest_hold_ns: AtomicU64::new(0),
             clock,
         }
@@ -160,6 +164,7 @@ impl<const CORES: usize> CoreTable<CORES> {
         Self {
             entries: IrqSpinLock::new(LockRank::CoreTable, [Entry::ABSENT; CORES]),
             published: core::array::from_fn(|_| CachePadded::new(Published::default())),
+            known_end: AtomicUsize::new(0),
             longest_hold_ns: AtomicU64::new(0),
             clock,
         }
@@ -195,6 +200,7 @@ impl<const CORES: usize> CoreTable<CORES> {
             });
         }
         entry.state = next;
+        self.known_end.fetch_max(core + 1, Ordering::Relaxed);
         if next == CoreState::Online {
             // Never 0, which the monitor's memory uses for "not seen yet".
             entry.incarnation = entry.incarnation.wrapping_add(1).max(1);
@@ -226,8 +232,10 @@ impl<const CORES: usize> CoreTable<CORES> {
         self.longest_hold_ns.load(Ordering::Relaxed)
     }
 
-    /// Called by `core` itself whenever it makes progress (each timer interrupt and context
-    /// switch): advances its heartbeat. Lock-free.
+    /// Called by `core` itself whenever it makes progress without switching tasks (each timer
+    /// interrupt, a yield with nobody to yield to): advances its heartbeat. A switch publishes
+    /// the new run's start time instead ([`CoreTable::publish_running`]), which the monitor
+    /// counts as progress too. Lock-free.
     pub fn publish_heartbeat(&self, core: usize) {
         if let Some(published) = self.published.get(core) {
             published.heartbeat.fetch_add(1, Ordering::Release);
@@ -322,7 +330,9 @@ impl<const CORES: usize> CoreTableGuard<'_, CORES> {
     /// The online cores in id order; every other entry (absent, starting, going offline,
     /// offline) is skipped.
     pub fn online_cores(&self) -> impl Iterator<Item = OnlineCore> + '_ {
-        self.entries
+        // Written under the lock this guard holds, so no ordering is needed.
+        let known_end = self.table.known_end.load(Ordering::Relaxed);
+        self.entries[..known_end]
             .iter()
             .enumerate()
             .filter(|(_, entry)| entry.state == CoreState::Online)

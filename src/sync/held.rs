@@ -86,6 +86,34 @@ pub(crate) fn record_release(rank: CheckedRank) {
     }
 }
 
+/// [`prepare_acquire`] for a caller that has interrupts masked already: checks the order (in
+/// builds with the checker, which also assert that interrupts are masked) and nothing else.
+pub(crate) fn prepare_acquire_masked(rank: CheckedRank) {
+    if cfg!(all(debug_assertions, not(loom))) {
+        debug_assert!(
+            arch::irqs_masked(),
+            "lock_masked called with interrupts unmasked"
+        );
+        with_this_core(|core, record| record.ranks.check(core, rank));
+    }
+}
+
+/// [`record_acquire`] for a guard of [`IrqSpinLock::lock_masked`](super::IrqSpinLock::lock_masked):
+/// records the rank (in builds with the checker), leaves the count and the saved state alone.
+pub(crate) fn record_acquire_masked(rank: CheckedRank) {
+    if cfg!(all(debug_assertions, not(loom))) {
+        with_this_core(|_, record| record.ranks.push(rank));
+    }
+}
+
+/// [`record_release`] for a guard of [`IrqSpinLock::lock_masked`](super::IrqSpinLock::lock_masked):
+/// forgets the rank (in builds with the checker); interrupts stay as they are.
+pub(crate) fn record_release_masked(rank: CheckedRank) {
+    if cfg!(all(debug_assertions, not(loom))) {
+        with_this_core(|_, record| record.ranks.remove(rank));
+    }
+}
+
 /// The ranks of the locks `core` holds, in the order it took them, read without taking any
 /// lock (for the watchdog's report on a stalled core). Exact for a stalled core; for a running
 /// one it may be a moment out of date. Empty in builds without the rank checker and for a core

@@ -224,6 +224,29 @@ mod tests {
     }
 
     #[test]
+    fn a_masked_guard_is_checked_and_recorded_like_any_other() {
+        let run_queue = lock_of(LockRank::RunQueue);
+        let console = lock_of(LockRank::Console);
+        let masked = run_queue.lock_masked();
+        let inner = console.lock();
+        assert_eq!(
+            held_locks_here().as_slice(),
+            [LockRank::RunQueue, LockRank::Console]
+        );
+        drop(masked);
+        assert_eq!(held_locks_here().as_slice(), [LockRank::Console]);
+        drop(inner);
+        assert!(held_locks_here().is_empty());
+        let timer_queue = lock_of(LockRank::TimerQueue);
+        let _held = run_queue.lock();
+        let inversion = std::panic::catch_unwind(AssertUnwindSafe(|| timer_queue.lock_masked()));
+        assert!(
+            inversion.is_err(),
+            "a masked acquisition out of order must panic"
+        );
+    }
+
+    #[test]
     fn inversion_panics_with_both_locks_their_ranks_and_the_core() {
         let run_queue = lock_of(LockRank::RunQueue);
         let timer_queue = lock_of(LockRank::TimerQueue);

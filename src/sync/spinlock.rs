@@ -38,6 +38,9 @@ pub struct IrqSpinLock<T> {
 pub struct IrqSpinLockGuard<'a, T> {
     inner: ManuallyDrop<raw::Guard<'a, T>>,
     rank: CheckedRank,
+    /// Taken by [`IrqSpinLock::lock`] (counted among the core's locks, restores the interrupt
+    /// state) rather than [`IrqSpinLock::lock_masked`].
+    counted: bool,
     not_send: PhantomData<*const ()>,
 }
 
@@ -68,7 +71,20 @@ impl<T> IrqSpinLock<T> {
         super::perturb::point(super::perturb::Site::Lock);
         let inner = raw::lock(&self.inner, self.rank.rank());
         held::record_acquire(self.rank, saved);
-        self.guard(inner)
+        self.guard(inner, true)
+    }
+
+    /// Like [`IrqSpinLock::lock`], for a caller that masked interrupts itself and keeps them
+    /// masked until the guard is gone (the scheduler's switch): the order is checked and the
+    /// rank recorded as `lock` does, but the interrupt state is neither saved nor restored and
+    /// the guard is not counted among the core's locks, so in a build without the checker it
+    /// costs only the raw lock. Debug builds panic if interrupts are unmasked.
+    pub fn lock_masked(&self) -> IrqSpinLockGuard<'_, T> {
+        held::prepare_acquire_masked(self.rank);
+        super::perturb::point(super::perturb::Site::Lock);
+        let inner = raw::lock(&self.inner, self.rank.rank());
+        held::record_acquire_masked(self.rank);
+        self.guard(inner, false)
     }
 
     /// Like [`IrqSpinLock::lock`] (the order is checked the same way), but returns `None` at
@@ -78,7 +94,7 @@ impl<T> IrqSpinLock<T> {
         match raw::try_lock(&self.inner) {
             Some(inner) => {
                 held::record_acquire(self.rank, saved);
-                Some(self.guard(inner))
+                Some(self.guard(inner, true))
             }
             None => {
                 crate::arch::irq_restore(saved);
@@ -101,10 +117,11 @@ impl<T> IrqSpinLock<T> {
         self.inner.as_mut_ptr()
     }
 
-    fn guard<'a>(&self, inner: raw::Guard<'a, T>) -> IrqSpinLockGuard<'a, T> {
+    fn guard<'a>(&self, inner: raw::Guard<'a, T>, counted: bool) -> IrqSpinLockGuard<'a, T> {
         IrqSpinLockGuard {
             inner: ManuallyDrop::new(inner),
             rank: self.rank,
+            counted,
             not_send: PhantomData,
         }
     }
@@ -128,7 +145,11 @@ impl<T> Drop for IrqSpinLockGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: `inner` is dropped only here, once, and never used again.
         unsafe { ManuallyDrop::drop(&mut self.inner) };
-        held::record_release(self.rank);
+        if self.counted {
+            held::record_release(self.rank);
+        } else {
+            held::record_release_masked(self.rank);
+        }
     }
 }
 

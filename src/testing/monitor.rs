@@ -1,5 +1,6 @@
 //! Monitor tests: a core that masks interrupts past the limits is kicked, retaken and reported;
-//! a hung monitor is reported by its buddy; and the seed's deadlock scenario (timer expiries
+//! a hung monitor is reported by its buddy; a paused monitor makes no pass (and its buddy no
+//! report) until it is let out; and the seed's deadlock scenario (timer expiries
 //! waking tasks on other cores through the global lock while the monitor scans, and a core
 //! going offline and online all the while) runs clean.
 
@@ -8,6 +9,7 @@ use core::time::Duration;
 
 use crate::arch::aarch64::cpu;
 use crate::kernel::hotplug;
+use crate::monitor::hold;
 use crate::monitor::kernel::{self, COUNTERS};
 use crate::registry::CORE_TABLE;
 use crate::sched::{self, Semaphore, SpawnOptions};
@@ -93,6 +95,27 @@ kernel_test!(fn hung_monitor_is_reported_by_its_buddy(context) {
         sched::sleep_for(Duration::from_millis(10));
     }
     check_eq!(kernel::buddy_reports(), before + 1);
+    Ok(())
+});
+
+kernel_test!(fn a_paused_monitor_makes_no_pass_until_let_out(context) {
+    let _ = context;
+    let reports = kernel::buddy_reports();
+    hold::pause();
+    let parked_at = COUNTERS.passes();
+    // Longer than the buddy's period and the monitor's longest sleep: a running monitor would
+    // have made passes, and the buddy has checked at least once.
+    sched::sleep_for(Duration::from_millis(300));
+    check_eq!(COUNTERS.passes(), parked_at);
+    hold::measure_passes(3);
+    check_eq!(COUNTERS.passes(), parked_at + 3);
+    hold::resume();
+    let give_up = Instant::now().saturating_add(Duration::from_secs(1));
+    while COUNTERS.passes() == parked_at + 3 && Instant::now() < give_up {
+        sched::sleep_for(Duration::from_millis(1));
+    }
+    check!(COUNTERS.passes() > parked_at + 3, "the monitor did not run on after resume");
+    check_eq!(kernel::buddy_reports(), reports);
     Ok(())
 });
 

@@ -165,6 +165,11 @@ pub fn set_tick_deadline(core: usize, deadline_ns: u64) {
     TICK[core].store(deadline_ns, Ordering::Relaxed);
 }
 
+/// `core`'s tick deadline, as last set ([`NO_DEADLINE`]: none).
+pub fn tick_deadline(core: usize) -> u64 {
+    TICK[core].load(Ordering::Relaxed)
+}
+
 /// Gives `core` its timer queue. Done once per core at boot, before anyone arms a timer there.
 pub fn install_queue(core: usize, queue: &'static CoreTimerQueue) {
     QUEUES[core].store(core::ptr::from_ref(queue).cast_mut(), Ordering::Release);
@@ -461,6 +466,12 @@ mod hardware {
         crate::arch::irq_restore(interrupts);
     }
 
+    /// [`reprogram_this_core`] for a caller that has interrupts masked already (the end of a
+    /// context switch), which saves masking them again.
+    pub fn reprogram_this_core_masked() {
+        program(arch::core_id());
+    }
+
     /// Programs `core`'s timer, which must be the calling core, with interrupts masked. Lazy:
     /// a timer armed for an earlier moment is left alone (it fires, finds nothing due, and
     /// re-arms), because writing the timer on every context switch costs more than an
@@ -503,7 +514,10 @@ mod hardware {
 }
 
 #[cfg(target_os = "none")]
-pub use hardware::{disarm_this_core, expire_this_core, programmed_deadline, reprogram_this_core};
+pub use hardware::{
+    disarm_this_core, expire_this_core, programmed_deadline, reprogram_this_core,
+    reprogram_this_core_masked,
+};
 
 #[cfg(not(target_os = "none"))]
 mod hardware {

@@ -48,6 +48,12 @@ pub fn irq_restore(state: IrqState) {
     }
 }
 
+/// Whether IRQs are masked on this core.
+#[inline(always)]
+pub fn irqs_masked() -> bool {
+    DAIF.get() & DAIF_I != 0
+}
+
 /// The I (IRQ mask) bit of the DAIF register.
 const DAIF_I: u64 = 1 << 7;
 

@@ -9,7 +9,6 @@ use super::task::{NO_TASK, TaskId, task};
 use crate::MAX_CORES;
 use crate::arch;
 use crate::sync::{CachePadded, IrqSpinLock, LockRank};
-use crate::timer::NO_DEADLINE;
 
 /// One core's scheduler state, kept in a [`CachePadded`] (the owner writes it on every
 /// switch; other cores read the hints).
@@ -23,8 +22,6 @@ pub(super) struct CoreSched {
     pub(super) idle_task: AtomicU32,
     /// The task this core just switched away from, settled by `finish_switch`.
     pub(super) previous: AtomicU32,
-    /// When the running task's time slice ends ([`NO_DEADLINE`] while idle).
-    pub(super) slice_end: AtomicU64,
     /// Set by the timer tick or a retake; honoured when the interrupt returns.
     pub(super) need_resched: AtomicBool,
     /// In the idle loop and about to sleep: wakers must send an SGI.
@@ -46,7 +43,6 @@ impl CoreSched {
             current: AtomicU32::new(NO_TASK),
             idle_task: AtomicU32::new(NO_TASK),
             previous: AtomicU32::new(NO_TASK),
-            slice_end: AtomicU64::new(NO_DEADLINE),
             need_resched: AtomicBool::new(false),
             idle: AtomicBool::new(false),
             going_offline: AtomicBool::new(false),

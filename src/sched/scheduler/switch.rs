@@ -56,14 +56,13 @@ pub fn schedule() {
 }
 
 /// Starts `next` on `core`: its time slice (none for the idle task: tickless idle) and the
-/// monitor's record of what the core runs since when, which is also a heartbeat. The clock is
-/// read once for both.
+/// monitor's record of what the core runs since when. The clock is read once for both. No
+/// heartbeat: the monitor counts a run's new start time as progress already.
 pub(super) fn start_run(core: usize, next: TaskId) {
     let idle = next == CORES[core].idle_task.load(Ordering::Relaxed);
     let now = if idle { 0 } else { arch::now_ns() };
     set_slice_end(core, idle, now);
     let table = &crate::registry::CORE_TABLE;
-    table.publish_heartbeat(core);
     if idle {
         table.publish_idle(core);
     } else {
@@ -71,14 +70,15 @@ pub(super) fn start_run(core: usize, next: TaskId) {
     }
 }
 
-/// Ends `core`'s time slice one slice after `now`, or never for the idle task.
+/// Ends `core`'s time slice one slice after `now`, or never for the idle task. The slice's end
+/// is the core's tick deadline, and kept nowhere else: the timer interrupt preempts when it has
+/// passed.
 pub(super) fn set_slice_end(core: usize, idle: bool, now: u64) {
     let slice_end = if idle {
         NO_DEADLINE
     } else {
         now.saturating_add(SLICE_NS.load(Ordering::Relaxed))
     };
-    CORES[core].slice_end.store(slice_end, Ordering::Relaxed);
     crate::timer::set_tick_deadline(core, slice_end);
 }
 
@@ -93,7 +93,8 @@ pub(super) fn set_need_resched(core: usize) {
 /// first, under the same lock), else stolen, else from the global queue.
 pub(super) fn pick_next(core: usize, requeue: Option<TaskId>) -> Option<TaskId> {
     let (local, overflow) = {
-        let mut queue = CORES[core].run_queue.lock();
+        // The switch's contract has interrupts masked until it is done.
+        let mut queue = CORES[core].run_queue.lock_masked();
         // A preempted or yielding task goes to the back, urgent or not.
         let overflow = requeue.and_then(|id| queue.push(id, false).err());
         let next = queue.pop();
@@ -119,8 +120,10 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId) {
     incoming.last_core.store(core, Ordering::Relaxed);
     state.current.store(next, Ordering::Relaxed);
     start_run(core, next);
+    // This core alone writes its `previous` and `switches`: plain stores, no read-modify-write.
     state.previous.store(previous, Ordering::Relaxed);
-    state.switches.fetch_add(1, Ordering::Relaxed);
+    let switches = state.switches.load(Ordering::Relaxed);
+    state.switches.store(switches + 1, Ordering::Relaxed);
     arch::set_stack_guard(incoming.guard_page());
     let outgoing = task(previous);
     // IRQs are masked (the caller's contract); `next` is off every core (waited for above)
@@ -136,15 +139,21 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId) {
     finish_switch();
 }
 
-/// Runs on the incoming task right after every switch: releases the task switched away from
-/// if it exited, and programs this core's timer for the new slice.
+/// Runs on the incoming task right after every switch, with interrupts still masked: releases
+/// the task switched away from if it exited, and programs this core's timer if the new slice
+/// ends before it is armed for.
 pub(in crate::sched) fn finish_switch() {
     let core = arch::core_id();
-    let previous = CORES[core].previous.swap(NO_TASK, Ordering::Relaxed);
-    if previous != NO_TASK && task(previous).state() == State::Exited {
-        task(previous).release();
+    let state = &CORES[core];
+    // Only this core writes its `previous`: a plain load and store.
+    let previous = state.previous.load(Ordering::Relaxed);
+    if previous != NO_TASK {
+        state.previous.store(NO_TASK, Ordering::Relaxed);
+        if task(previous).state() == State::Exited {
+            task(previous).release();
+        }
     }
-    crate::timer::reprogram_this_core();
+    crate::timer::reprogram_this_core_masked();
 }
 
 /// The handler of each core's generic-timer interrupt, where the tick policy lives: the timer
@@ -154,7 +163,7 @@ pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
     let core = arch::core_id();
     crate::registry::CORE_TABLE.publish_heartbeat(core);
     let now = crate::timer::expire_this_core();
-    if now >= CORES[core].slice_end.load(Ordering::Relaxed) {
+    if now >= crate::timer::tick_deadline(core) {
         set_need_resched(core);
     }
     crate::timer::reprogram_this_core();
