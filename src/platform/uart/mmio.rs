@@ -29,11 +29,10 @@ impl Mmio {
 
     /// A `safe-mmio` pointer to the `T`-sized register at `offset`.
     fn register<T>(&self, offset: usize) -> UniqueMmioPointer<'_, ReadWrite<T>> {
-        let register = self.base.wrapping_add(offset).cast::<ReadWrite<T>>();
         // SAFETY: `Mmio::new`'s contract: the block at `base` is this UART's, mapped as device
         // memory, and every driver offset is inside it and aligned to its access; the pointer
         // lives only for this one access, under the console lock.
-        unsafe { UniqueMmioPointer::new(register) }
+        unsafe { UniqueMmioPointer::new(self.base.add(offset).cast::<ReadWrite<T>>()) }
     }
 }
 

@@ -2,8 +2,7 @@
 //! earlycon drives them), chosen by a DTB `compatible` list or an `earlycon=` word.
 //!
 //! Every driver assumes firmware set the baud rate and line format. A driver only says whether
-//! its transmitter has room ([`Transmitter::ready`]) and hands over one byte
-//! ([`Transmitter::send`]); the waiting, the `\n` to `\r\n` translation and the bound on the wait
+//! its transmitter has room and hands over one byte; the waiting, the `\n` to `\r\n` translation and the bound on the wait
 //! are shared by all of them in [`Uart`]. A UART that never gets ready costs each byte at most
 //! [`POLL_LIMIT`] polls, and once one byte has been dropped, the following ones get a single poll
 //! each until a byte goes through again: a console must never hang the kernel.
