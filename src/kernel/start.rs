@@ -15,6 +15,7 @@ use crate::platform::bootargs;
 use crate::platform::console;
 use crate::platform::dtb::{self, Platform};
 use crate::platform::memory::Range;
+use crate::platform::uart::UartConfig;
 use crate::registry::{CORE_TABLE, CoreState};
 
 /// How many stall limits (`stall-ms`) a core may spin on one lock before the lock-up detector
@@ -195,6 +196,7 @@ fn discover(dtb_address: usize) -> (&'static Platform<'static>, usize) {
 }
 
 fn start_console(platform: &Platform, level: log::LevelFilter) {
+    let uart = UartConfig::pl011(platform.uart.base() as usize);
     // SAFETY: the DTB's stdout-path names this PL011, and nothing else drives it.
-    unsafe { console::init(platform.uart.base() as usize, level) };
+    unsafe { console::init(uart, level) };
 }

@@ -1,4 +1,5 @@
-//! The console: the DTB's PL011 UART through `arm-pl011-uart`, and the `log` facade on it.
+//! The console: the stdout UART (any family `platform::uart` drives) and the `log` facade on
+//! it.
 //!
 //! Every line is written whole under the console lock (an IRQ-masking spinlock of rank
 //! `Console`, the innermost), so lines from different cores never interleave mid-line. A panic
@@ -8,28 +9,32 @@
 use core::fmt::{self, Write};
 use core::ptr::NonNull;
 
-use arm_pl011_uart::{PL011Registers, Uart, UniqueMmioPointer};
 use spin::Once;
 
 use crate::arch;
+use crate::platform::uart::mmio::Mmio;
+use crate::platform::uart::{Uart, UartConfig};
 use crate::sync::{IrqSpinLock, LockRank};
 
-static CONSOLE: Once<IrqSpinLock<Uart<'static>>> = Once::new();
+static CONSOLE: Once<IrqSpinLock<Uart<Mmio>>> = Once::new();
 
 /// How many times the emergency path polls a held console lock before writing without it.
 const EMERGENCY_LOCK_ATTEMPTS: usize = 1_000_000;
 
-/// Starts the console on the PL011 at `base` (from `/chosen/stdout-path`) and installs the
-/// logger at `level`. The UART is used as firmware left it (baud rate set by the board).
+/// Starts the console on `uart` (the DTB's `/chosen/stdout-path` UART, or `earlycon=`) and
+/// installs the logger at `level`. The UART is used as firmware left it (baud rate set by the
+/// board); only its family's enabling step runs (see `platform::uart`). Without a UART at a
+/// non-zero address nothing starts, and output is dropped as before `init`.
 ///
 /// # Safety
-/// `base` must be the address of a PL011's registers, mapped (or the MMU off), and used by
-/// nothing else.
-pub unsafe fn init(base: usize, level: log::LevelFilter) {
-    // Cannot fail: the DTB discovery never reports a UART at address 0.
-    let registers = NonNull::new(base as *mut PL011Registers).unwrap();
-    // SAFETY: the caller promises `base` is an unshared PL011 register block.
-    let uart = Uart::new(unsafe { UniqueMmioPointer::new(registers) });
+/// `uart.base()` must be the address of that UART's registers, mapped as device memory (or the
+/// MMU off), and used by nothing else.
+pub unsafe fn init(uart: UartConfig, level: log::LevelFilter) {
+    let Some(base) = NonNull::new(uart.base() as *mut u8) else {
+        return;
+    };
+    // SAFETY: the caller promises `base` is this UART's unshared register block.
+    let uart = Uart::new(uart, unsafe { Mmio::new(base) });
     CONSOLE.call_once(|| IrqSpinLock::new(LockRank::Console, uart));
     log::set_max_level(level);
     // A second call (never made) would keep the first logger, which is just as good.
