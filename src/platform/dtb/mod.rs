@@ -781,18 +781,21 @@ fn bootargs(fdt: Fdt<'_>) -> Result<&str, DtbError> {
 }
 
 #[cfg(test)]
+mod corpus;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    const GICV3_SMP1: &[u8] = include_bytes!("../../tests/data/virt-gicv3-smp1.dtb");
-    const GICV3_SMP4: &[u8] = include_bytes!("../../tests/data/virt-gicv3-smp4.dtb");
-    const GICV3_SMP124: &[u8] = include_bytes!("../../tests/data/virt-gicv3-smp124.dtb");
-    const GICV3_SMP512: &[u8] = include_bytes!("../../tests/data/virt-gicv3-smp512.dtb");
-    const GICV2_SMP8: &[u8] = include_bytes!("../../tests/data/virt-gicv2-smp8.dtb");
-    const GICV3_EL2_SMP4: &[u8] = include_bytes!("../../tests/data/virt-gicv3-el2-smp4.dtb");
-    const GICV3_BOOTARGS: &[u8] = include_bytes!("../../tests/data/virt-gicv3-bootargs.dtb");
-    const BOARD_SPIN_TABLE: &[u8] = include_bytes!("../../tests/data/board-spin-table.dtb");
-    const TOO_MANY_CPUS: &[u8] = include_bytes!("../../tests/data/too-many-cpus.dtb");
+    const GICV3_SMP1: &[u8] = include_bytes!("../../../tests/data/virt-gicv3-smp1.dtb");
+    const GICV3_SMP4: &[u8] = include_bytes!("../../../tests/data/virt-gicv3-smp4.dtb");
+    const GICV3_SMP124: &[u8] = include_bytes!("../../../tests/data/virt-gicv3-smp124.dtb");
+    const GICV3_SMP512: &[u8] = include_bytes!("../../../tests/data/virt-gicv3-smp512.dtb");
+    const GICV2_SMP8: &[u8] = include_bytes!("../../../tests/data/virt-gicv2-smp8.dtb");
+    const GICV3_EL2_SMP4: &[u8] = include_bytes!("../../../tests/data/virt-gicv3-el2-smp4.dtb");
+    const GICV3_BOOTARGS: &[u8] = include_bytes!("../../../tests/data/virt-gicv3-bootargs.dtb");
+    const BOARD_SPIN_TABLE: &[u8] = include_bytes!("../../../tests/data/board-spin-table.dtb");
+    const TOO_MANY_CPUS: &[u8] = include_bytes!("../../../tests/data/too-many-cpus.dtb");
 
     /// Every saved DTB, with how many corrupted variants of it the fuzz test tries (fewer for
     /// the big ones, to keep the test file fast in debug builds).
