@@ -199,9 +199,24 @@ fn discover(dtb_address: usize) -> (&'static Platform<'static>, usize) {
     (PLATFORM.call_once(|| platform), size)
 }
 
+/// Starts the console on the PL011 the DTB names, and warns about the CPUs it left out;
+/// stops the boot if the DTB names no console or one the kernel cannot drive.
 fn start_console(platform: &Platform, level: log::LevelFilter) {
-    // SAFETY: the DTB's stdout-path names this PL011, and nothing else drives it.
-    unsafe { console::init(platform.uart.base() as usize, level) };
+    match &platform.console {
+        // SAFETY: the DTB's stdout-path names this PL011, and nothing else drives it.
+        Some(uart) if uart.is_pl011() => unsafe { console::init(uart.regs.base() as usize, level) },
+        Some(uart) => early_failure(format_args!("DTB {uart}")),
+        None => early_failure(format_args!(
+            "DTB names no console: /chosen/stdout-path is missing"
+        )),
+    }
+    for cpu in &platform.skipped_cpus {
+        log::warn!(
+            "CPU with MPIDR {:#x} skipped: unknown enable-method {:?}",
+            cpu.mpidr,
+            cpu.enable_method
+        );
+    }
 }
 
 /// Memory the boot core hands out before other cores start.
@@ -233,7 +248,7 @@ fn carve_memory_and_enable_mmu(platform: &Platform, dtb: Range) -> BootMemory {
         .iter()
         .map(|region| Range::from(*region))
         .collect();
-    let mut reserved: heapless::Vec<Range, 32> = platform
+    let mut reserved: heapless::Vec<Range, { dtb::MAX_RESERVED_REGIONS + 2 }> = platform
         .reserved
         .iter()
         .map(|region| Range::from(*region))

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use super::{DtbError, Platform, discover};
+use super::fdt::Fdt;
+use super::{DtbError, Platform, discover, reserved};
 
 /// Where the corpus is read from unless `CORESCHED_DTB_CORPUS` says otherwise.
 const DEFAULT_CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/dtb-corpus");
@@ -42,7 +43,7 @@ fn dtb_files(dir: &Path) -> Vec<PathBuf> {
 
 /// The refusal reason: the message with its numbers replaced by `N`, so that, say, every
 /// CPU node index or byte offset counts as one reason. Digits inside a word (`pl011`) stay.
-fn reason(error: &DtbError) -> String {
+pub(super) fn reason(error: &DtbError) -> String {
     let mut reason = String::new();
     let mut previous = ' ';
     let mut in_number = false;
@@ -62,8 +63,16 @@ fn reason(error: &DtbError) -> String {
     reason
 }
 
-fn accepted(_: &Platform<'_>) -> String {
-    "accepted".to_string()
+/// The outcome of an accepted DTB: which console it names.
+fn accepted(platform: &Platform<'_>) -> String {
+    match &platform.console {
+        None => "accepted, no console named".to_string(),
+        Some(uart) if uart.is_pl011() => "accepted, PL011 console".to_string(),
+        Some(uart) => format!(
+            "accepted, console {} unsupported",
+            uart.compatible.first().unwrap_or("(none)")
+        ),
+    }
 }
 
 #[test]
@@ -74,11 +83,25 @@ fn corpus() {
     assert!(!files.is_empty(), "no *.dtb under {dir}");
     let mut outcomes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut skipped_cpus = 0;
+    let mut structurally_valid = 0;
+    let mut most_reserved = (0, String::new());
     for file in &files {
         let blob = std::fs::read(file).expect("a readable DTB");
+        let name = file
+            .strip_prefix(&dir)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        if let Ok(fdt) = Fdt::new(&blob) {
+            structurally_valid += 1;
+            let count = reserved(&fdt).map_or(0, |regions| regions.len());
+            if count > most_reserved.0 {
+                most_reserved = (count, name.clone());
+            }
+        }
         let outcome = match discover(&blob) {
             Ok(platform) => {
-                let _ = &mut skipped_cpus;
+                skipped_cpus += platform.skipped_cpus.len();
                 accepted(&platform)
             }
             Err(error) => format!("refused: {}", reason(&error)),
@@ -99,6 +122,14 @@ fn corpus() {
     println!("| --- | ---: | --- |");
     for (outcome, names) in rows {
         println!("| {outcome} | {} | {} |", names.len(), names[0]);
+        if outcome.starts_with("refused") && names.len() < 10 {
+            println!("    {names:?}");
+        }
     }
+    println!("structurally valid (fdt::Fdt::new): {structurally_valid}");
+    println!(
+        "most reserved regions: {} ({})",
+        most_reserved.0, most_reserved.1
+    );
     println!("CPUs skipped for an unknown enable-method: {skipped_cpus}");
 }
