@@ -19,9 +19,9 @@
 //!
 //! [`Fdt::new`] checks the header and walks the whole structure block once: tokens, nesting
 //! (at most [`MAX_DEPTH`] levels, Linux's own limit), property values within the block, name
-//! offsets within the strings block, and the memory reservation block's terminator. The
-//! accessors still check every read and simply end (`None`, an empty iterator) at anything
-//! unexpected, so a blob is never trusted because it passed the walk.
+//! offsets within the strings block (which must end with a NUL), and the memory reservation
+//! block's terminator. The accessors still check every read and simply end (`None`, an empty
+//! iterator) at anything unexpected, so a blob is never trusted because it passed the walk.
 //!
 //! Names are compared as bytes and are not limited in length. A property's name is only ever
 //! compared with a given name, reading at most that many bytes of the strings block, so a
@@ -41,14 +41,14 @@ const MIN_VERSION: u32 = 16;
 /// The newest format whose layout this reader knows (`last_comp_version` may not exceed it).
 const LAST_COMPATIBLE_VERSION: u32 = 17;
 /// The header's fields, as byte offsets.
-const OFF_TOTALSIZE: usize = 4;
-const OFF_DT_STRUCT: usize = 8;
-const OFF_DT_STRINGS: usize = 12;
-const OFF_MEM_RSVMAP: usize = 16;
-const OFF_VERSION: usize = 20;
-const OFF_LAST_COMP_VERSION: usize = 24;
-const OFF_SIZE_DT_STRINGS: usize = 32;
-const OFF_SIZE_DT_STRUCT: usize = 36;
+pub(super) const OFF_TOTALSIZE: usize = 4;
+pub(super) const OFF_DT_STRUCT: usize = 8;
+pub(super) const OFF_DT_STRINGS: usize = 12;
+pub(super) const OFF_MEM_RSVMAP: usize = 16;
+pub(super) const OFF_VERSION: usize = 20;
+pub(super) const OFF_LAST_COMP_VERSION: usize = 24;
+pub(super) const OFF_SIZE_DT_STRINGS: usize = 32;
+pub(super) const OFF_SIZE_DT_STRUCT: usize = 36;
 /// Structure block tokens.
 const FDT_BEGIN_NODE: u32 = 1;
 const FDT_END_NODE: u32 = 2;
@@ -262,11 +262,18 @@ impl<'a> Fdt<'a> {
         if !structure_offset.is_multiple_of(TOKEN_SIZE) {
             return Err(header_error(OFF_DT_STRUCT, "structure block misaligned"));
         }
-        let (_, strings) = block(
+        let (strings_offset, strings) = block(
             OFF_DT_STRINGS,
             Some(field(OFF_SIZE_DT_STRINGS)?),
             "strings block outside the blob",
         )?;
+        // Then every name offset inside the block has its terminator inside it too.
+        if strings.last().is_some_and(|&last| last != 0) {
+            return Err(header_error(
+                strings_offset + strings.len() - 1,
+                "strings block does not end with a NUL",
+            ));
+        }
         let (reservations_offset, reservations) = block(
             OFF_MEM_RSVMAP,
             None,

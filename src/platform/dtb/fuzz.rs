@@ -23,7 +23,10 @@ use std::time::{Duration, Instant};
 use std::vec::Vec;
 
 use super::corpus::reason;
-use super::fdt::{Fdt, Token, be32};
+use super::fdt::{
+    Fdt, OFF_DT_STRINGS, OFF_DT_STRUCT, OFF_SIZE_DT_STRINGS, OFF_SIZE_DT_STRUCT, OFF_TOTALSIZE,
+    Token, be32,
+};
 use super::tests::ALL;
 use super::{Gic, Platform, blob_size, discover};
 
@@ -38,10 +41,6 @@ const HANG: Duration = Duration::from_secs(2);
 /// off_mem_rsvmap, version, last_comp_version, boot_cpuid_phys, size_dt_strings,
 /// size_dt_struct).
 const HEADER_FIELDS: usize = 10;
-const OFF_DT_STRUCT: usize = 8;
-const OFF_DT_STRINGS: usize = 12;
-const SIZE_DT_STRINGS: usize = 32;
-const SIZE_DT_STRUCT: usize = 36;
 /// Words that make lengths, offsets, cell counts and tokens interesting.
 const EDGE_WORDS: [u32; 14] = [
     0,
@@ -210,7 +209,7 @@ fn corrupt(blob: &mut Vec<u8>, map: &SeedMap, rng: &mut XorShift) {
         4 => truncate(blob, rng),
         5 => {
             if let Some(at) = rng.pick(&map.name_offsets) {
-                let strings_size = be32(blob, SIZE_DT_STRINGS).unwrap_or(0);
+                let strings_size = be32(blob, OFF_SIZE_DT_STRINGS).unwrap_or(0);
                 let word = rng.word(strings_size);
                 set_word(blob, at, word);
             }
@@ -243,10 +242,10 @@ fn truncate(blob: &mut Vec<u8>, rng: &mut XorShift) {
         return;
     }
     let keep = keep as u32;
-    set_word(blob, 4, keep);
+    set_word(blob, OFF_TOTALSIZE, keep);
     for (offset, size) in [
-        (OFF_DT_STRUCT, SIZE_DT_STRUCT),
-        (OFF_DT_STRINGS, SIZE_DT_STRINGS),
+        (OFF_DT_STRUCT, OFF_SIZE_DT_STRUCT),
+        (OFF_DT_STRINGS, OFF_SIZE_DT_STRINGS),
     ] {
         let left = keep.saturating_sub(be32(blob, offset).unwrap());
         let shrunk = be32(blob, size).unwrap().min(left);

@@ -25,7 +25,7 @@ use core::num::NonZeroU64;
 use heapless::Vec;
 
 pub use error::DtbError;
-use fdt::{FDT_MAGIC, Fdt, MAX_DEPTH, Node, Property, be32};
+use fdt::{FDT_MAGIC, Fdt, MAX_DEPTH, Node, OFF_TOTALSIZE, Property, be32};
 pub use fdt::{FdtError, HEADER_SIZE, StringList};
 pub use platform::{
     Cpu, EnableMethod, Gic, MAX_MEMORY_REGIONS, MAX_REDISTRIBUTOR_REGIONS, MAX_RESERVED_REGIONS,
@@ -35,8 +35,6 @@ pub use platform::{
 /// The largest DTB [`blob_size`] accepts (QEMU pads its DTB to 1 MiB).
 pub const MAX_BLOB_SIZE: usize = 2 << 20;
 
-/// Offset of the header's `totalsize` field.
-const TOTALSIZE_OFFSET: usize = 4;
 /// The MPIDR_EL1 affinity fields (Aff3, Aff2, Aff1, Aff0): the only bits a CPU's `reg` may set.
 const MPIDR_AFFINITY_MASK: u64 = 0xff_00ff_ffff;
 const GIC_V3_COMPATIBLE: &str = "arm,gic-v3";
@@ -85,7 +83,7 @@ pub fn blob_size(header: &[u8]) -> Result<usize, DtbError> {
     if magic != FDT_MAGIC {
         return Err(DtbError::BadMagic { found: magic });
     }
-    let totalsize = be32(header, TOTALSIZE_OFFSET).ok_or(truncated)?;
+    let totalsize = be32(header, OFF_TOTALSIZE).ok_or(truncated)?;
     usize::try_from(totalsize)
         .ok()
         .filter(|size| (HEADER_SIZE..=MAX_BLOB_SIZE).contains(size))

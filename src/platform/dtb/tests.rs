@@ -654,3 +654,35 @@ fn cpus_with_an_unknown_enable_method_are_skipped() {
     let none_left = patched_first(&blob, b"spin-table\0", b"spin-tablX\0");
     assert_eq!(discover_err(&none_left), DtbError::NoCpus);
 }
+
+#[test]
+fn truncated_blobs_are_rejected() {
+    let word = |blob: &[u8], at: usize| u32::from_be_bytes(blob[at..at + 4].try_into().unwrap());
+    let set_word = |blob: &mut [u8], at: usize, value: u32| {
+        blob[at..at + 4].copy_from_slice(&value.to_be_bytes());
+    };
+    for &(name, blob) in ALL {
+        let step = 1 + blob.len() / 1_000;
+        for len in (0..blob.len()).step_by(step) {
+            let cut = &blob[..len];
+            assert!(discover(cut).is_err(), "{name} cut to {len}");
+            if len < HEADER_SIZE {
+                continue;
+            }
+            // The same cut with a header that claims it, its blocks shrunk to what is
+            // left, so that the parser meets the truncated structure or strings itself.
+            let mut relabelled = cut.to_vec();
+            let len32 = len as u32;
+            set_word(&mut relabelled, fdt::OFF_TOTALSIZE, len32);
+            for (offset, size) in [
+                (fdt::OFF_DT_STRUCT, fdt::OFF_SIZE_DT_STRUCT),
+                (fdt::OFF_DT_STRINGS, fdt::OFF_SIZE_DT_STRINGS),
+            ] {
+                let left = len32.saturating_sub(word(cut, offset));
+                let shrunk = word(cut, size).min(left);
+                set_word(&mut relabelled, size, shrunk);
+            }
+            assert!(discover(&relabelled).is_err(), "{name} relabelled to {len}");
+        }
+    }
+}
