@@ -40,15 +40,20 @@ pub const MAX_DEPTH: usize = 64;
 const MIN_VERSION: u32 = 16;
 /// The newest format whose layout this reader knows (`last_comp_version` may not exceed it).
 const LAST_COMPATIBLE_VERSION: u32 = 17;
-/// The header's fields, as byte offsets.
+/// Byte offset of the header's `totalsize` field.
 pub(super) const OFF_TOTALSIZE: usize = 4;
+/// Byte offset of the header's `off_dt_struct` field.
 pub(super) const OFF_DT_STRUCT: usize = 8;
+/// Byte offset of the header's `off_dt_strings` field.
 pub(super) const OFF_DT_STRINGS: usize = 12;
-pub(super) const OFF_MEM_RSVMAP: usize = 16;
-pub(super) const OFF_VERSION: usize = 20;
-pub(super) const OFF_LAST_COMP_VERSION: usize = 24;
+/// Byte offset of the header's `size_dt_strings` field.
 pub(super) const OFF_SIZE_DT_STRINGS: usize = 32;
+/// Byte offset of the header's `size_dt_struct` field.
 pub(super) const OFF_SIZE_DT_STRUCT: usize = 36;
+/// Byte offsets of the header's `off_mem_rsvmap`, `version` and `last_comp_version` fields.
+const OFF_MEM_RSVMAP: usize = 16;
+const OFF_VERSION: usize = 20;
+const OFF_LAST_COMP_VERSION: usize = 24;
 /// Structure block tokens.
 const FDT_BEGIN_NODE: u32 = 1;
 const FDT_END_NODE: u32 = 2;
