@@ -5,8 +5,9 @@
 use super::fatal;
 use crate::arch::aarch64::smp::CoreStacks;
 use crate::arch::aarch64::{boot, mmu, percpu};
-use crate::platform::dtb::Platform;
+use crate::platform::dtb::{self, Platform};
 use crate::platform::memory::{BootAllocator, OutOfMemory, PAGE_SIZE, Range, Stack};
+use crate::platform::uart::UartConfig;
 use crate::sched::task::{self, TASK_STACK_SIZE};
 use crate::timer::{CoreTimerQueue, EMPTY_CORE_TIMER_QUEUE};
 
@@ -36,7 +37,11 @@ fn out_of_memory<T>(error: OutOfMemory) -> T {
 /// Carves RAM for every core's stacks, the task-stack pool (half the free RAM at most) and the
 /// per-core timer queues, then builds the identity map (guard pages unmapped) and turns the
 /// MMU on for the boot core.
-pub fn carve_and_enable_mmu(platform: &Platform, dtb: Range) -> BootMemory {
+pub fn carve_and_enable_mmu(
+    platform: &Platform,
+    dtb: Range,
+    console: Option<UartConfig>,
+) -> BootMemory {
     let layout = boot::image_layout();
     let image = Range {
         start: layout.text.start,
@@ -47,7 +52,7 @@ pub fn carve_and_enable_mmu(platform: &Platform, dtb: Range) -> BootMemory {
         .iter()
         .map(|region| Range::from(*region))
         .collect();
-    let mut reserved: heapless::Vec<Range, 32> = platform
+    let mut reserved: heapless::Vec<Range, { dtb::MAX_RESERVED_REGIONS + 2 }> = platform
         .reserved
         .iter()
         .map(|region| Range::from(*region))
@@ -85,7 +90,16 @@ pub fn carve_and_enable_mmu(platform: &Platform, dtb: Range) -> BootMemory {
         end: pool_start + task_stacks * TASK_STACK_BLOCK,
     };
 
-    let devices: heapless::Vec<Range, 16> = platform.device_regions().map(Range::from).collect();
+    // The console's page too: an earlycon= UART is not among the DTB's devices.
+    let console_page = console.map(|uart| Range {
+        start: uart.base() & !(PAGE_SIZE - 1),
+        end: (uart.base() & !(PAGE_SIZE - 1)) + PAGE_SIZE,
+    });
+    let devices: heapless::Vec<Range, 16> = platform
+        .device_regions()
+        .map(Range::from)
+        .chain(console_page)
+        .collect();
     let guards = allocator
         .guard_pages()
         .iter()

@@ -47,7 +47,7 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
     let args = match bootargs::parse(platform.bootargs) {
         Ok(args) => args,
         Err(error) => {
-            start_console(platform, log::LevelFilter::Info);
+            start_console(platform, None, log::LevelFilter::Info);
             // The parse failed, so honour the one word that decides how to report it.
             let semihosting = platform
                 .bootargs
@@ -57,7 +57,7 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
             fatal(format_args!("{error}"))
         }
     };
-    start_console(platform, args.log_level);
+    let console = start_console(platform, args.earlycon, args.log_level);
     stop::use_semihosting_exit(args.exit == bootargs::ExitMethod::Semihosting);
     crate::sync::set_rank_check_enabled(args.rank_check);
     crate::sync::perturb::set_seed(args.seed);
@@ -96,7 +96,7 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         start: dtb_address,
         end: dtb_address + dtb_size,
     };
-    let memory = memory::carve_and_enable_mmu(platform, dtb);
+    let memory = memory::carve_and_enable_mmu(platform, dtb, console);
     memory::install_scheduler_memory(&memory, platform.cpus.len());
     crate::sched::scheduler::configure(
         u64::from(args.slice_ms.get()) * 1_000_000,
@@ -195,8 +195,40 @@ fn discover(dtb_address: usize) -> (&'static Platform<'static>, usize) {
     (PLATFORM.call_once(|| platform), size)
 }
 
-fn start_console(platform: &Platform, level: log::LevelFilter) {
-    let uart = UartConfig::pl011(platform.uart.base() as usize);
-    // SAFETY: the DTB's stdout-path names this PL011, and nothing else drives it.
-    unsafe { console::init(uart, level) };
+/// Starts the console on the UART the DTB's `/chosen/stdout-path` names if a driver knows it,
+/// else on the `earlycon=` UART, else runs without one (as Linux does); says which and why, and
+/// warns about the CPUs the DTB lists that cannot be started. Returns the UART chosen.
+fn start_console(
+    platform: &Platform,
+    earlycon: Option<UartConfig>,
+    level: log::LevelFilter,
+) -> Option<UartConfig> {
+    let from_dtb = platform.console.as_ref().and_then(|uart| {
+        UartConfig::from_compatible(
+            uart.compatible.iter(),
+            uart.regs.base() as usize,
+            uart.reg_shift,
+            uart.reg_io_width,
+        )
+    });
+    let chosen = from_dtb.or(earlycon);
+    if let Some(uart) = chosen {
+        // SAFETY: the DTB's stdout-path or the earlycon= bootarg names this UART, and nothing
+        // else drives it.
+        unsafe { console::init(uart, level) };
+    }
+    if from_dtb.is_none() {
+        match &platform.console {
+            Some(uart) => log::warn!("DTB {uart}: no driver for it; console from earlycon="),
+            None => log::warn!("the DTB names no console; console from earlycon="),
+        }
+    }
+    for cpu in &platform.skipped_cpus {
+        log::warn!(
+            "CPU with MPIDR {:#x} skipped: unknown enable-method {:?}",
+            cpu.mpidr,
+            cpu.enable_method
+        );
+    }
+    chosen
 }

@@ -14,6 +14,9 @@ use core::str::FromStr;
 use heapless::Vec;
 use log::LevelFilter;
 
+use super::earlycon;
+use super::uart::UartConfig;
+
 /// How many unknown words [`BootArgs::unknown_words`] keeps; more are only counted.
 pub const MAX_UNKNOWN_WORDS: usize = 8;
 
@@ -114,6 +117,10 @@ pub struct BootArgs<'a> {
     /// `seed=N`: the seed of the timing perturbation (`sync::perturb`), any `u64`; default 0,
     /// which means no perturbation.
     pub seed: u64,
+    /// `earlycon=NAME[,IOTYPE],ADDR[,OPTIONS]` (Linux's syntax): the UART to use when the DTB
+    /// names no console the kernel can drive. The bare word `earlycon` (Linux: use the DTB's
+    /// console) is accepted and means the default, `None`.
+    pub earlycon: Option<UartConfig>,
     unknown_words: Vec<&'a str, MAX_UNKNOWN_WORDS>,
     unknown_word_count: usize,
 }
@@ -151,6 +158,7 @@ impl Default for BootArgs<'_> {
             stall_ms: DEFAULT_STALL_MS,
             rank_check: cfg!(debug_assertions),
             seed: 0,
+            earlycon: None,
             unknown_words: Vec::new(),
             unknown_word_count: 0,
         }
@@ -206,6 +214,12 @@ pub fn parse(line: &str) -> Result<BootArgs<'_>, BootArgError<'_>> {
             "stall-ms" => args.stall_ms = word.value("stall-ms=N with N >= 1", decimal)?,
             "rank-check" => args.rank_check = word.value("rank-check=on|off", on_off)?,
             "seed" => args.seed = word.value("seed=N with 0 <= N < 2^64", decimal)?,
+            "earlycon" if word.value.is_none() => args.earlycon = None,
+            "earlycon" => {
+                let expected = "earlycon=NAME[,IOTYPE],ADDR[,OPTIONS], NAME one of pl011, \
+                                uart8250, uart, ns16550a, cdns, ...";
+                args.earlycon = Some(word.value(expected, |value| earlycon::parse(value).ok())?);
+            }
             _ => args.add_unknown_word(text),
         }
     }
@@ -452,16 +466,10 @@ mod tests {
 
     #[test]
     fn unknown_words_are_kept_in_order() {
-        let args = parse("console=ttyAMA0 earlycon log=debug root=/dev/vda =x quiet").unwrap();
+        let args = parse("console=ttyAMA0 nokaslr log=debug root=/dev/vda =x quiet").unwrap();
         assert_eq!(
             args.unknown_words(),
-            [
-                "console=ttyAMA0",
-                "earlycon",
-                "root=/dev/vda",
-                "=x",
-                "quiet"
-            ]
+            ["console=ttyAMA0", "nokaslr", "root=/dev/vda", "=x", "quiet"]
         );
         assert_eq!(args.unknown_word_count(), 5);
         assert_eq!(args.log_level, LevelFilter::Debug);
@@ -485,5 +493,14 @@ mod tests {
         let only_boot = selection.each().nth(1).unwrap();
         assert!(only_boot.matches("boot::cores_online"));
         assert!(!only_boot.matches("sched::spawn_and_join"));
+    }
+
+    #[test]
+    fn earlycon_names_a_uart_or_is_an_error() {
+        let args = parse("earlycon=pl011,0x9000000").unwrap();
+        assert_eq!(args.earlycon, Some(UartConfig::pl011(0x900_0000)));
+        assert_eq!(parse("earlycon").unwrap().earlycon, None);
+        let error = parse("earlycon=nosuch,0x1000").unwrap_err();
+        assert_eq!(error.word, "earlycon=nosuch,0x1000");
     }
 }

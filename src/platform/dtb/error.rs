@@ -1,0 +1,138 @@
+//! Why a DTB cannot be used: [`DtbError`], whose `Display` is the one line the boot prints.
+
+use core::fmt;
+
+use super::MAX_BLOB_SIZE;
+use super::fdt::{FDT_MAGIC, FdtError, HEADER_SIZE};
+
+/// Why a DTB could not be used. `Display` gives a one-line message naming the problem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DtbError {
+    /// Fewer than [`HEADER_SIZE`] bytes were given to read the header from.
+    HeaderTruncated {
+        /// How many bytes there were.
+        available: usize,
+    },
+    /// The blob does not start with the FDT magic number.
+    BadMagic {
+        /// The first four bytes, big-endian.
+        found: u32,
+    },
+    /// The header's `totalsize` is below [`HEADER_SIZE`] or above [`MAX_BLOB_SIZE`].
+    BadTotalSize {
+        /// The header's `totalsize`.
+        totalsize: u32,
+    },
+    /// The blob is shorter than its header's `totalsize`.
+    Truncated {
+        /// The header's `totalsize`.
+        totalsize: usize,
+        /// How many bytes there were.
+        available: usize,
+    },
+    /// The blob's structure is broken: what and where.
+    Malformed(FdtError),
+    /// A node the kernel needs is absent.
+    MissingNode(&'static str),
+    /// A property the kernel needs is absent, malformed or has an unsupported value.
+    BadProperty {
+        /// Which node, in words.
+        node: &'static str,
+        /// The property's name.
+        property: &'static str,
+        /// What a usable value looks like.
+        expected: &'static str,
+    },
+    /// A CPU node's property is absent, malformed or has an unsupported value.
+    BadCpu {
+        /// Position of the CPU node among the available ones, in DTB order, from 0.
+        index: usize,
+        /// The property's name.
+        property: &'static str,
+        /// What a usable value looks like.
+        expected: &'static str,
+    },
+    /// `/cpus` lists no available CPU that the kernel could use.
+    NoCpus,
+    /// `/cpus` lists more available CPUs than the kernel has tables for.
+    TooManyCpus {
+        /// The kernel's limit, [`crate::MAX_CORES`].
+        limit: usize,
+    },
+    /// Two CPU nodes have the same MPIDR.
+    DuplicateMpidr {
+        /// The repeated MPIDR.
+        mpidr: u64,
+    },
+    /// No GICv2 or GICv3 node was found.
+    NoInterruptController,
+    /// More regions of one kind than the fixed capacity holds.
+    TooManyRegions {
+        /// Which kind of region, in words.
+        kind: &'static str,
+        /// The capacity.
+        limit: usize,
+    },
+}
+
+impl fmt::Display for DtbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::HeaderTruncated { available } => write!(
+                f,
+                "DTB header truncated: {available} of {HEADER_SIZE} bytes"
+            ),
+            Self::BadMagic { found } => write!(
+                f,
+                "not a DTB: magic {found:#010x}, expected {FDT_MAGIC:#010x}"
+            ),
+            Self::BadTotalSize { totalsize } => write!(
+                f,
+                "DTB totalsize {totalsize} outside {HEADER_SIZE}..={MAX_BLOB_SIZE}"
+            ),
+            Self::Truncated {
+                totalsize,
+                available,
+            } => write!(
+                f,
+                "DTB truncated: header says {totalsize} bytes, {available} available"
+            ),
+            Self::Malformed(error) => write!(f, "malformed DTB: {error}"),
+            Self::MissingNode(node) => write!(f, "DTB has no {node} node"),
+            Self::BadProperty {
+                node,
+                property,
+                expected,
+            } => write!(
+                f,
+                "DTB {node}: `{property}` missing or unusable (expected {expected})"
+            ),
+            Self::BadCpu {
+                index,
+                property,
+                expected,
+            } => write!(
+                f,
+                "DTB CPU node #{index}: `{property}` missing or unusable (expected {expected})"
+            ),
+            Self::NoCpus => write!(
+                f,
+                "DTB /cpus lists no available CPU with a supported enable-method \
+                 (psci, spin-table, or none)"
+            ),
+            Self::TooManyCpus { limit } => {
+                write!(f, "DTB lists more than {limit} CPUs, the kernel's limit")
+            }
+            Self::DuplicateMpidr { mpidr } => {
+                write!(f, "DTB lists MPIDR {mpidr:#x} for two CPUs")
+            }
+            Self::NoInterruptController => write!(
+                f,
+                "DTB has no supported interrupt controller (GICv2 or arm,gic-v3)"
+            ),
+            Self::TooManyRegions { kind, limit } => {
+                write!(f, "DTB has more than {limit} {kind} regions")
+            }
+        }
+    }
+}
