@@ -171,6 +171,7 @@ impl Task {
         if self.references.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.set_state(State::Free);
             free_slot(id_of(self));
+            LIVE.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -223,6 +224,15 @@ pub fn add_pooled_stack(stack: Stack) -> bool {
 /// How many task slots have stacks (the effective task capacity).
 pub fn capacity() -> usize {
     POOLED.load(Ordering::Relaxed)
+}
+
+/// Pooled slots in use: taken by `spawn` (or an idle task) and not yet released.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// How many pooled task slots are in use: tasks spawned and not yet gone (a task that exited
+/// but whose handle still exists, or whose core has not switched away from it yet, counts).
+pub fn live() -> usize {
+    LIVE.load(Ordering::Relaxed)
 }
 
 type Batch = Vec<TaskId, { CORE_CACHE / 2 }>;
@@ -293,6 +303,7 @@ pub(super) struct NewTask {
 /// handle's). `None` when every pooled slot is in use.
 pub(super) fn allocate(name: &'static str, affinity: Affinity, urgent: bool) -> Option<NewTask> {
     let id = take_free_slot()?;
+    LIVE.fetch_add(1, Ordering::Relaxed);
     let slot = task(id);
     slot.generation.fetch_add(1, Ordering::Relaxed);
     slot.name.set(name);

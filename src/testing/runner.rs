@@ -5,6 +5,7 @@
 //! [`report_fatal_in_test`] to print it as `not ok` with its message and the final tally.
 
 use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::time::Duration;
 
 use super::tap::{self, Outcome};
 use super::{KernelTest, TestContext};
@@ -12,6 +13,7 @@ use crate::arch::aarch64::cpu;
 use crate::arch::aarch64::stop::ExitCode;
 use crate::platform::bootargs::{BootArgs, TestSelection};
 use crate::platform::console::print;
+use crate::time::Instant;
 use crate::timer::{self, Expiry};
 
 unsafe extern "C" {
@@ -73,10 +75,12 @@ pub fn run(selection: &TestSelection, args: &BootArgs, online_cores: usize) -> E
                 argument: index,
             },
         );
+        let live_before = crate::sched::task::live();
         let result = (test.run)(&TestContext { cores });
         if let Ok(limit) = limit {
             timer::cancel(limit);
         }
+        let leftovers = wait_for_leftovers(live_before);
         RUNNING_TEST.store(core::ptr::null_mut(), Ordering::Release);
         let guest_us = (cpu::now_ns() - started) / 1000;
         let name = test.name();
@@ -103,6 +107,12 @@ pub fn run(selection: &TestSelection, args: &BootArgs, online_cores: usize) -> E
             }
         };
         print(format_args!("{text}"));
+        if leftovers > 0 {
+            print(format_args!(
+                "# {name} left {leftovers} tasks running after {} ms\n",
+                LEFTOVER_WAIT.as_millis()
+            ));
+        }
     }
     let failed = FAILED.load(Ordering::Relaxed);
     crate::monitor::kernel::print_counters("# ");
@@ -114,6 +124,20 @@ pub fn run(selection: &TestSelection, args: &BootArgs, online_cores: usize) -> E
     } else {
         ExitCode::TestsFailed
     }
+}
+
+/// How long the runner lets the tasks a test left behind finish before the next test starts.
+const LEFTOVER_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits until the tasks a test spawned and did not wait for have gone (tests share one boot:
+/// a detached task still finishing would hold task slots and cores the next test counts on),
+/// or [`LEFTOVER_WAIT`] passes. Returns how many are still there.
+fn wait_for_leftovers(live_before: usize) -> usize {
+    let give_up = Instant::now().saturating_add(LEFTOVER_WAIT);
+    while crate::sched::task::live() > live_before && Instant::now() < give_up {
+        crate::sched::sleep_for(Duration::from_millis(1));
+    }
+    crate::sched::task::live().saturating_sub(live_before)
 }
 
 fn time_limit_expired(_test_index: usize) {
