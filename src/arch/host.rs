@@ -49,6 +49,14 @@ pub fn now_ns() -> u64 {
     0
 }
 
+/// A lock waiter's pause: on the host, a spin-loop hint.
+pub fn wait_for_event() {
+    core::hint::spin_loop();
+}
+
+/// Wakes lock waiters: nothing to do on the host, where waiters only spin.
+pub fn send_event() {}
+
 /// The id of the calling core: on the host, a small number unique to the calling thread.
 #[cfg(test)]
 pub fn core_id() -> usize {

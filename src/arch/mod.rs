@@ -16,7 +16,7 @@ pub use aarch64::{
     context::{prepare_stack, switch as switch_context},
     cpu::{
         IrqState, core_id, irq_enable, irq_restore, irq_save_disable, irqs_masked, now_ns,
-        wait_for_interrupt,
+        send_event, wait_for_event, wait_for_interrupt,
     },
     irq::send_reschedule,
     percpu::{set_stack_guard, stack_guard},
@@ -27,4 +27,7 @@ pub use aarch64::{
 #[cfg(not(target_os = "none"))]
 pub mod host;
 #[cfg(not(target_os = "none"))]
-pub use host::{IrqState, core_id, irq_restore, irq_save_disable, irqs_masked, now_ns};
+pub use host::{
+    IrqState, core_id, irq_restore, irq_save_disable, irqs_masked, now_ns, send_event,
+    wait_for_event,
+};

@@ -43,8 +43,10 @@ pub fn register_handlers(platform: &Platform) {
     });
 }
 
-/// Sets up the calling core's GIC part and enables its private interrupts.
+/// Sets up the calling core's GIC part and enables its private interrupts, and turns its timer
+/// event stream on.
 pub fn init_this_core() {
+    crate::arch::aarch64::timer::enable_event_stream();
     let controller = gic::controller();
     controller.init_this_core();
     if let Some(mask) = controller.this_core_v2_interface_mask() {

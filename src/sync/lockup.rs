@@ -58,10 +58,11 @@ impl Watch {
         }
     }
 
-    /// One spin of the wait; reports a lock-up once the wait has lasted the limit.
+    /// One spin of the wait (a wait for an event, which a lock release sends); reports a
+    /// lock-up once the wait has lasted the limit.
     #[inline]
     pub(super) fn spin(&mut self) {
-        core::hint::spin_loop();
+        crate::arch::wait_for_event();
         self.spins = self.spins.wrapping_add(1);
         if self.spins.is_multiple_of(SPINS_PER_CLOCK_READ) {
             self.check(crate::arch::now_ns());

@@ -145,6 +145,8 @@ impl<T> Drop for IrqSpinLockGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: `inner` is dropped only here, once, and never used again.
         unsafe { ManuallyDrop::drop(&mut self.inner) };
+        // Waiters wait for an event (see `lockup::Watch::spin`): this is it.
+        crate::arch::send_event();
         if self.counted {
             held::record_release(self.rank);
         } else {

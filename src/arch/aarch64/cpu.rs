@@ -112,6 +112,23 @@ pub fn ns_to_ticks(ns: u64) -> u64 {
     u64::try_from(ticks).unwrap_or(u64::MAX)
 }
 
+/// Waits for an event (`wfe`): for a lock waiter, until some core releases a lock (which sends
+/// one, see [`send_event`]) or anything else wakes the core; it may also return at once. Under
+/// a hypervisor (KVM traps WFE) or QEMU (TCG yields the vCPU on WFE) it gives the host CPU to
+/// another vCPU, such as the one holding the lock, instead of burning it.
+#[inline(always)]
+pub fn wait_for_event() {
+    aarch64_cpu::asm::wfe();
+}
+
+/// Wakes every core waiting in [`wait_for_event`] (`sev`, after a barrier so the store that
+/// released the lock is visible first).
+#[inline(always)]
+pub fn send_event() {
+    // SAFETY: a barrier and an event hint: no memory is accessed, nothing else changes.
+    unsafe { core::arch::asm!("dsb ishst", "sev", options(nostack, preserves_flags)) };
+}
+
 /// Waits for an interrupt (the idle state). Returns after any interrupt became pending, even
 /// with IRQs masked.
 #[inline(always)]
