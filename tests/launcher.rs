@@ -7,7 +7,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use coresched_qemu::cli::{self, Command, USAGE_EXIT_CODE};
+use coresched_qemu::cli::{self, Command};
+use coresched_qemu::exit::USAGE_EXIT_CODE;
 use coresched_qemu::{Boot, Outcome};
 
 #[test]

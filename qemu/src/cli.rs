@@ -1,28 +1,18 @@
 //! `cargo qemu`'s command line: the flags, their checks, and the launcher's exit status.
 //!
 //! Every mistake on the command line is caught here, before anything is built or started, and
-//! reported as one line with exit status [`USAGE_EXIT_CODE`].
+//! reported as one line with exit status [`USAGE_EXIT_CODE`](crate::exit::USAGE_EXIT_CODE).
 
 use std::ffi::OsString;
 use std::fmt;
 use std::time::Duration;
 
-use crate::boot::{Boot, Outcome};
+use crate::boot::Boot;
 use crate::kernel::Profile;
 use crate::linux::LinuxPeer;
 use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
 use crate::qemu::Console;
 use crate::repeat::{MAX_RUNS, Repeat};
-
-/// The launcher's exit status for a bad command line.
-pub const USAGE_EXIT_CODE: u8 = 2;
-
-/// The launcher's exit status when QEMU timed out (as `timeout(1)` uses).
-pub const TIMEOUT_EXIT_CODE: u8 = 124;
-
-/// The launcher's exit status when it could not boot at all: the toolchain, the kernel build
-/// or QEMU failed it.
-pub const LAUNCH_FAILURE_EXIT_CODE: u8 = 125;
 
 /// `--help`'s text.
 pub const USAGE: &str = "\
@@ -233,19 +223,6 @@ pub fn parse_args(
     Ok(Command::Boot(boot))
 }
 
-/// The launcher's exit status for a boot that ran: QEMU's own, [`TIMEOUT_EXIT_CODE`] after a
-/// time-out, or 128 plus the signal's number if something else ended QEMU.
-pub fn exit_code(outcome: &Outcome) -> u8 {
-    if outcome.timed_out {
-        return TIMEOUT_EXIT_CODE;
-    }
-    let code = outcome
-        .exit_code()
-        .or_else(|| outcome.signal().map(|signal| 128 + signal));
-    code.and_then(|code| u8::try_from(code).ok())
-        .unwrap_or(u8::MAX)
-}
-
 fn utf8(arg: OsString) -> Result<String, UsageError> {
     arg.into_string()
         .map_err(|arg| UsageError(format!("argument {arg:?} is not valid UTF-8")))
@@ -359,8 +336,6 @@ fn timeout_secs(value: &str) -> Result<Duration, UsageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::process::ExitStatusExt;
-    use std::process::ExitStatus;
 
     fn parse(args: &[&str]) -> Result<Command, UsageError> {
         parse_args(args.iter().map(OsString::from), false)
@@ -707,32 +682,5 @@ mod tests {
         let bad = OsString::from_vec(vec![b'-', b'-', 0xff]);
         let error = parse_args([bad], false).expect_err("not UTF-8").to_string();
         assert!(error.contains("is not valid UTF-8"), "{error}");
-    }
-
-    fn outcome(status: ExitStatus, timed_out: bool) -> Outcome {
-        Outcome {
-            console: String::new(),
-            qemu_stderr: String::new(),
-            status,
-            timed_out,
-            wall: Duration::ZERO,
-            timeout: Duration::from_secs(1),
-        }
-    }
-
-    #[test]
-    fn the_launcher_exits_with_qemus_status() {
-        let exited = |code: i32| ExitStatus::from_raw(code << 8);
-        assert_eq!(exit_code(&outcome(exited(0), false)), 0);
-        assert_eq!(exit_code(&outcome(exited(1), false)), 1);
-        assert_eq!(exit_code(&outcome(exited(3), false)), 3);
-        assert_eq!(exit_code(&outcome(exited(0), true)), TIMEOUT_EXIT_CODE);
-        let killed = ExitStatus::from_raw(9);
-        assert_eq!(exit_code(&outcome(killed, false)), 137);
-        let terminated = Outcome {
-            qemu_stderr: "qemu-system-aarch64: terminating on signal 15 from pid 1\n".to_owned(),
-            ..outcome(exited(0), false)
-        };
-        assert_eq!(exit_code(&terminated), 143);
     }
 }

@@ -2,6 +2,8 @@
 //! not an error: it is an [`Outcome`](crate::Outcome) for the caller to judge.
 
 use std::fmt;
+use std::io;
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// A reason the launcher could not build the kernel or start QEMU.
@@ -63,4 +65,9 @@ pub(crate) fn describe(command: &Command) -> String {
         .map(|part| part.to_string_lossy())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A file operation on `path` that failed, as one line: the path, then the error.
+pub(crate) fn io_error(path: &Path, error: &io::Error) -> LaunchError {
+    LaunchError::Tool(format!("{}: {error}", path.display()))
 }

@@ -1,9 +1,12 @@
 //! `cargo qemu`: builds the kernel Image and boots it on QEMU `virt` (see `--help`).
 
+#![warn(missing_docs)]
+
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
-use coresched_qemu::cli::{self, Command, LAUNCH_FAILURE_EXIT_CODE, USAGE, USAGE_EXIT_CODE};
+use coresched_qemu::cli::{self, Command, USAGE};
+use coresched_qemu::exit::{self, LAUNCH_FAILURE_EXIT_CODE, USAGE_EXIT_CODE};
 use coresched_qemu::linux;
 
 fn main() -> ExitCode {
@@ -27,7 +30,7 @@ fn main() -> ExitCode {
                     outcome.timeout.as_secs()
                 );
             }
-            cli::exit_code(&outcome)
+            exit::status_of(&outcome)
         }),
         Command::Repeat(repeat) => repeat.run().map(|report| {
             print!("{report}");

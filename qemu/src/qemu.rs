@@ -17,11 +17,11 @@ use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::boot::Outcome;
 use crate::error::{LaunchError, describe, run_tool};
 use crate::host::{
     SIGKILL, SIGTERM, die_with_parent, find_on_path, is_root, signal_process, signal_process_group,
 };
+use crate::outcome::Outcome;
 
 /// QEMU's system emulator for 64-bit Arm.
 const QEMU_PROGRAM: &str = "qemu-system-aarch64";

@@ -11,6 +11,7 @@ use std::hash::{BuildHasher, RandomState};
 use crate::boot::Boot;
 use crate::console::TapReport;
 use crate::error::LaunchError;
+use crate::outcome::Outcome;
 
 /// The most runs one `--repeat` makes.
 pub const MAX_RUNS: u32 = 10_000;
@@ -91,7 +92,7 @@ impl Repeat {
 
 /// How a boot ended, in a few words: `exit status N`, `timed out after N s` or
 /// `ended by signal N`.
-fn ending(outcome: &crate::Outcome) -> String {
+fn ending(outcome: &Outcome) -> String {
     if outcome.timed_out {
         format!("timed out after {} s", outcome.timeout.as_secs())
     } else if let Some(signal) = outcome.signal() {
