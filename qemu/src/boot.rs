@@ -3,9 +3,11 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::error::LaunchError;
+use crate::gdb::{self, Gdb};
 use crate::kernel::{self, BuildOutput, Profile};
 use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
 use crate::outcome::Outcome;
@@ -41,7 +43,7 @@ pub struct Boot {
     features: Vec<String>,
     image: Option<PathBuf>,
     timeout: Option<Duration>,
-    gdb: bool,
+    gdb: Option<Gdb>,
     console: Console,
     seed: Option<u64>,
 }
@@ -63,7 +65,7 @@ impl Boot {
             features: Vec::new(),
             image: None,
             timeout: None,
-            gdb: false,
+            gdb: None,
             console: Console::Captured,
             seed: None,
         }
@@ -179,8 +181,10 @@ impl Boot {
         self
     }
 
-    /// Starts QEMU halted with a gdb server on localhost:1234 (`-s -S`).
-    pub fn gdb(mut self, gdb: bool) -> Self {
+    /// Starts QEMU halted with a gdb server (`-gdb tcp::PORT -S`), prints the command that
+    /// attaches gdb with the kernel's symbols and, as [`Gdb::session`] says, runs it; or
+    /// (`None`, the default) runs without one.
+    pub fn gdb(mut self, gdb: Option<Gdb>) -> Self {
         self.gdb = gdb;
         self
     }
@@ -194,7 +198,7 @@ impl Boot {
     /// The time-out that applies: the one set, else an hour under gdb, else 60 s plus a second
     /// per 4 vCPUs (QEMU's TCG boots hundreds of vCPUs slowly on a small host).
     pub fn effective_timeout(&self) -> Duration {
-        self.timeout.unwrap_or(if self.gdb {
+        self.timeout.unwrap_or(if self.gdb.is_some() {
             GDB_TIMEOUT
         } else {
             Duration::from_secs(60 + u64::from(self.machine.smp) / 4)
@@ -222,23 +226,36 @@ impl Boot {
         };
         let timeout = self.effective_timeout();
         let _claim = RunSlots::claim(board.smp);
-        if self.gdb {
-            // A prebuilt Image has no symbols for gdb to load.
-            let symbols = elf
-                .map(|elf| format!("{} ", elf.display()))
-                .unwrap_or_default();
-            eprintln!(
-                "coresched-qemu: QEMU waits for gdb; attach with: \
-                 gdb-multiarch {symbols}-ex 'target remote localhost:1234'"
-            );
+        let debugger = match &self.gdb {
+            Some(gdb) => self.start_gdb(gdb, &image, elf.as_deref())?,
+            None => None,
+        };
+        let mut outcome = qemu::run(&qemu, &self.qemu_args(&image), self.console, timeout)?;
+        if let Some(debugger) = debugger {
+            outcome.gdb_output = debugger.join().expect("the gdb thread does not panic");
         }
-        let outcome = qemu::run(&qemu, &self.qemu_args(&image), self.console, timeout)?;
         eprintln!(
             "coresched-qemu: {board} bootargs={:?}{}: {outcome}",
             self.bootargs,
             self.seed_word()
         );
         Ok(outcome)
+    }
+
+    /// Prints how to attach gdb (a prebuilt Image without its ELF gets no symbols) and starts
+    /// the session `gdb` asks for, if any: its thread returns what gdb printed.
+    fn start_gdb(
+        &self,
+        gdb: &Gdb,
+        image: &Path,
+        elf: Option<&Path>,
+    ) -> Result<Option<JoinHandle<String>>, LaunchError> {
+        let load_address = gdb::load_address(image)?;
+        eprintln!(
+            "coresched-qemu: QEMU waits for gdb; attach with: {}",
+            gdb.command_line(elf, load_address)
+        );
+        gdb.start(elf, load_address)
     }
 
     /// ` seed=N` for a seeded boot, else nothing.
@@ -257,8 +274,8 @@ impl Boot {
         ]);
         args.extend(["-semihosting-config", "enable=on,target=native"].map(OsString::from));
         args.extend(self.console.qemu_args().iter().map(OsString::from));
-        if self.gdb {
-            args.extend(["-s", "-S"].map(OsString::from));
+        if let Some(gdb) = &self.gdb {
+            args.extend(gdb.qemu_args().map(OsString::from));
         }
         args
     }
@@ -315,14 +332,14 @@ mod tests {
             .icount(true)
             .bootargs("test=all log=debug")
             .console(Console::Terminal)
-            .gdb(true);
+            .gdb(Some(Gdb::on_port(1234)));
         let args = args(&boot);
         let joined = args.join(" ");
         assert!(joined.starts_with(
             "-machine virt,gic-version=2,virtualization=on -cpu cortex-a53 -smp 8 -m 512M \
              -icount shift=0 -kernel /k/Image"
         ));
-        assert!(joined.ends_with("-nographic -s -S"), "{joined}");
+        assert!(joined.ends_with("-nographic -gdb tcp::1234 -S"), "{joined}");
         let append = args
             .iter()
             .position(|arg| arg == "-append")
@@ -370,9 +387,10 @@ mod tests {
             Boot::new().smp(512).effective_timeout(),
             Duration::from_secs(188)
         );
-        assert_eq!(Boot::new().gdb(true).effective_timeout(), GDB_TIMEOUT);
+        let gdb = Boot::new().gdb(Some(Gdb::on_port(1234)));
+        assert_eq!(gdb.effective_timeout(), GDB_TIMEOUT);
         let set = Duration::from_secs(5);
-        assert_eq!(Boot::new().gdb(true).timeout(set).effective_timeout(), set);
+        assert_eq!(gdb.timeout(set).effective_timeout(), set);
     }
 
     #[test]

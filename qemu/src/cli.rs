@@ -8,6 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::boot::Boot;
+use crate::gdb::{DEFAULT_GDB_PORT, Gdb, GdbSession};
 use crate::kernel::Profile;
 use crate::linux::LinuxPeer;
 use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
@@ -28,7 +29,11 @@ Flags:
                      2 boots with -machine virtualization=on)
   --mem SIZE         guest memory such as 512M or 2G, at least 128M (default 1G)
   --bootargs \"ARGS\"  kernel bootargs (default \"demo\"; exit=semihosting is always added)
-  --gdb              start halted with a gdb server on localhost:1234 and say how to attach
+  --gdb              start halted with a gdb server on localhost:1234 and print the
+                     gdb-multiarch command that attaches with the kernel's symbols
+  --gdb-port N       the gdb server's port (default 1234); implies --gdb
+  --gdb-exec         --gdb, and run that command on this terminal (gdb-multiarch is
+                     installed when missing and run as root); the console goes to stdout
   --icount           -icount shift=0: guest time counts instructions, repeatable run to run
   --deterministic    -icount shift=0,sleep=off: idle time jumps to the next deadline too,
                      so the whole SMP run is the same every time (no --seed: seed 0,
@@ -109,6 +114,8 @@ pub fn parse_args(
     let mut bootargs = None;
     let mut timeout = None;
     let mut gdb = false;
+    let mut gdb_port = None;
+    let mut gdb_exec = false;
     let mut bench = false;
     let mut vs_linux = false;
     let mut seed = None;
@@ -135,12 +142,14 @@ pub fn parse_args(
             "--timeout" => timeout = Some(timeout_secs(&value()?)?),
             "--seed" => seed = Some(seed_number(&value()?)?),
             "--repeat" => repeat = Some(repeat_runs(&value()?)?),
-            "--gdb" | "--icount" | "--deterministic" | "--bench" | "--vs-linux"
+            "--gdb-port" => gdb_port = Some(port(&value()?)?),
+            "--gdb" | "--gdb-exec" | "--icount" | "--deterministic" | "--bench" | "--vs-linux"
                 if inline_value.is_some() =>
             {
                 return Err(UsageError(format!("{flag} takes no value")));
             }
             "--gdb" => gdb = true,
+            "--gdb-exec" => gdb_exec = true,
             "--icount" => machine.clock = machine.clock.max(Clock::Icount),
             "--deterministic" => machine.clock = Clock::Deterministic,
             "--bench" => bench = true,
@@ -156,8 +165,16 @@ pub fn parse_args(
         }
     }
 
+    let gdb = (gdb || gdb_exec || gdb_port.is_some()).then(|| {
+        let session = if gdb_exec {
+            GdbSession::Interactive
+        } else {
+            GdbSession::Printed
+        };
+        Gdb::on_port(gdb_port.unwrap_or(DEFAULT_GDB_PORT)).session(session)
+    });
     let conflicts = [
-        (vs_linux && gdb, "--vs-linux", "--gdb"),
+        (vs_linux && gdb.is_some(), "--vs-linux", "--gdb"),
         (
             vs_linux && machine.clock == Clock::Deterministic,
             "--vs-linux",
@@ -165,7 +182,7 @@ pub fn parse_args(
         ),
         (vs_linux && seed.is_some(), "--vs-linux", "--seed"),
         (vs_linux && repeat.is_some(), "--vs-linux", "--repeat"),
-        (gdb && repeat.is_some(), "--repeat", "--gdb"),
+        (gdb.is_some() && repeat.is_some(), "--repeat", "--gdb"),
     ];
     if let Some((_, first, second)) = conflicts.into_iter().find(|(conflict, ..)| *conflict) {
         return Err(UsageError(format!(
@@ -183,7 +200,7 @@ pub fn parse_args(
         // A series keeps each run's console for its report; with --vs-linux the table is
         // printed once both kernels have run.
         Console::Captured
-    } else if bench || !stdin_is_terminal {
+    } else if bench || gdb_exec || !stdin_is_terminal {
         Console::Echoed
     } else {
         Console::Terminal
@@ -286,6 +303,15 @@ fn mem_mib(value: &str) -> Result<u32, UsageError> {
     }
     let amount: u32 = amount.parse().map_err(|_| bad())?;
     amount.checked_mul(mib_per_unit).ok_or_else(bad)
+}
+
+fn port(value: &str) -> Result<u16, UsageError> {
+    match value.parse() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(UsageError(format!(
+            "--gdb-port needs a TCP port, 1 to 65535, got {value:?}"
+        ))),
+    }
 }
 
 fn seed_number(value: &str) -> Result<u64, UsageError> {
@@ -401,7 +427,7 @@ mod tests {
             .el(ExceptionLevel::El2)
             .mem_mib(2048)
             .bootargs("test=all log=debug")
-            .gdb(true)
+            .gdb(Some(Gdb::on_port(DEFAULT_GDB_PORT)))
             .icount(true)
             .timeout(Duration::from_secs(90));
         assert_eq!(parsed, expected);
@@ -549,6 +575,38 @@ mod tests {
                     .profile(Profile::KernelTest),
                 1
             )
+        );
+    }
+
+    #[test]
+    fn gdb_flags_pick_the_port_and_the_session() {
+        let gdb = |port, session| Some(Gdb::on_port(port).session(session));
+        assert_eq!(
+            boot(&["--gdb-port", "4444"]),
+            captured_default().gdb(gdb(4444, GdbSession::Printed))
+        );
+        let Ok(Command::Boot(exec)) =
+            parse_args(["--gdb-exec".into(), "--gdb-port=5555".into()], true)
+        else {
+            panic!("a boot")
+        };
+        // gdb has the terminal, so the console is copied to stdout.
+        assert_eq!(
+            exec,
+            captured_default().gdb(gdb(5555, GdbSession::Interactive))
+        );
+        assert_eq!(
+            error(&["--gdb-port", "0"]),
+            "--gdb-port needs a TCP port, 1 to 65535, got \"0\""
+        );
+        assert_eq!(
+            error(&["--gdb-port", "65536"]),
+            "--gdb-port needs a TCP port, 1 to 65535, got \"65536\""
+        );
+        assert_eq!(error(&["--gdb-exec=1"]), "--gdb-exec takes no value");
+        assert_eq!(
+            error(&["--repeat", "2", "--gdb-exec"]),
+            "--repeat cannot be combined with --gdb"
         );
     }
 

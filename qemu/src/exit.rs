@@ -44,6 +44,7 @@ mod tests {
             console: String::new(),
             qemu_stderr: String::new(),
             status,
+            gdb_output: String::new(),
             timed_out,
             wall: Duration::ZERO,
             timeout: Duration::from_secs(1),

@@ -13,13 +13,13 @@
 //! ```
 //!
 //! [`kernel`] builds the Image, [`qemu`] runs QEMU under a time-out, [`boot`] puts the two
-//! together into one boot and [`outcome`] is what came of it, [`console`] reads the output the
+//! together into one boot and [`outcome`] is what came of it, [`gdb`] attaches a debugger, [`console`] reads the output the
 //! kernel/host contract defines, [`cli`] is `cargo qemu`'s command line and [`exit`] its exit
 //! statuses, [`linux`] runs the benchmark's Linux peer, [`repeat`] runs one boot under many
 //! perturbation seeds.
 //!
 //! Dependencies go one way: each module imports only modules named after it in
-//! `cli`, `linux`, `repeat`, `boot`, `exit`, `kernel`, `qemu`, `outcome`, `console`, `machine`,
+//! `cli`, `linux`, `repeat`, `boot`, `gdb`, `exit`, `kernel`, `qemu`, `outcome`, `console`, `machine`,
 //! `error`, `host`.
 
 #![warn(missing_docs)]
@@ -29,6 +29,7 @@ pub mod cli;
 pub mod console;
 pub mod error;
 pub mod exit;
+pub mod gdb;
 mod host;
 pub mod kernel;
 pub mod linux;
@@ -40,6 +41,7 @@ pub mod repeat;
 pub use boot::Boot;
 pub use console::{BootLine, TapReport, TapResult, Totals};
 pub use error::LaunchError;
+pub use gdb::{DEFAULT_GDB_PORT, Gdb, GdbSession};
 pub use kernel::Profile;
 pub use machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
 pub use outcome::Outcome;

@@ -21,6 +21,9 @@ pub struct Outcome {
     pub qemu_stderr: String,
     /// QEMU's exit status, as the operating system reported it.
     pub status: ExitStatus,
+    /// What gdb printed, for a boot debugged with a [`GdbSession::Batch`](crate::GdbSession::Batch)
+    /// script (empty otherwise).
+    pub gdb_output: String,
     /// Whether QEMU was still running at the time-out and had to be ended.
     pub timed_out: bool,
     /// Wall-clock time from starting QEMU until it exited.
@@ -109,6 +112,7 @@ mod tests {
             console: "boot: 2 cores online in 10 us guest time\n".to_owned(),
             qemu_stderr: qemu_stderr.to_owned(),
             status,
+            gdb_output: String::new(),
             timed_out: false,
             wall: Duration::from_millis(1500),
             timeout: Duration::from_secs(61),

@@ -157,6 +157,7 @@ pub(crate) fn run(
         console: console_reader.map(join_output).unwrap_or_default(),
         qemu_stderr: stderr_reader.map(join_output).unwrap_or_default(),
         status,
+        gdb_output: String::new(),
         timed_out,
         wall,
         timeout,
