@@ -20,6 +20,17 @@ const EXIT_BOOTARG: &str = "exit=semihosting";
 /// How long a `--gdb` boot may last when no time-out was given: long enough to debug.
 const GDB_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// Where the kernel a boot runs comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum KernelSource {
+    /// Built by the launcher with the boot's profile and features.
+    Built,
+    /// A prebuilt Image, booted as it is (gdb gets no symbols).
+    Image(PathBuf),
+    /// A prebuilt ELF, converted to an Image beside it.
+    Elf(PathBuf),
+}
+
 /// A boot to run: built with [`Boot::new`] and the setters, started with [`Boot::run`].
 ///
 /// ```no_run
@@ -41,7 +52,7 @@ pub struct Boot {
     bootargs: String,
     profile: Profile,
     features: Vec<String>,
-    image: Option<PathBuf>,
+    kernel: KernelSource,
     timeout: Option<Duration>,
     gdb: Option<Gdb>,
     console: Console,
@@ -63,7 +74,7 @@ impl Boot {
             bootargs: "demo".to_owned(),
             profile: Profile::Release,
             features: Vec::new(),
-            image: None,
+            kernel: KernelSource::Built,
             timeout: None,
             gdb: None,
             console: Console::Captured,
@@ -171,7 +182,16 @@ impl Boot {
 
     /// Boots this prebuilt Image instead of building the kernel.
     pub fn image(mut self, image: &Path) -> Self {
-        self.image = Some(image.to_owned());
+        self.kernel = KernelSource::Image(image.to_owned());
+        self
+    }
+
+    /// Boots this prebuilt kernel ELF instead of building one: its Image is made beside it with
+    /// llvm-objcopy, as for the launcher's own builds (what `cargo run --target
+    /// aarch64-unknown-none` does through the launcher as its runner). The profile and features
+    /// are then whatever the ELF was built with.
+    pub fn elf(mut self, elf: &Path) -> Self {
+        self.kernel = KernelSource::Elf(elf.to_owned());
         self
     }
 
@@ -213,9 +233,13 @@ impl Boot {
         let board = self.board();
         board.validate().map_err(LaunchError::InvalidMachine)?;
         let qemu = qemu::find_qemu()?;
-        let (image, elf) = match &self.image {
-            Some(image) => (image.clone(), None),
-            None => {
+        let (image, elf) = match &self.kernel {
+            KernelSource::Image(image) => (image.clone(), None),
+            KernelSource::Elf(elf) => {
+                let converted = kernel::image_from_elf(elf)?;
+                (converted.image, Some(converted.elf))
+            }
+            KernelSource::Built => {
                 let output = match self.console {
                     Console::Captured => BuildOutput::Captured,
                     Console::Echoed | Console::Terminal => BuildOutput::Shown,

@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::boot::Boot;
@@ -20,6 +21,11 @@ pub const USAGE: &str = "\
 Builds the coresched kernel Image and boots it on QEMU virt.
 
 Usage: cargo qemu -- [FLAGS]
+       cargo run --target aarch64-unknown-none [--profile P] [--features F] -- [FLAGS]
+       coresched-qemu [KERNEL-ELF] [FLAGS]
+
+KERNEL-ELF: boot this kernel ELF (its Image is made beside it with llvm-objcopy) instead
+of building one; cargo run passes it, as the launcher is the target's runner.
 
 Flags:
   --smp N            vCPUs, 1 to 512 (default 4; GICv2 allows at most 8)
@@ -28,6 +34,8 @@ Flags:
   --el 1|2           exception level the kernel is entered at (default 1;
                      2 boots with -machine virtualization=on)
   --mem SIZE         guest memory such as 512M or 2G, at least 128M (default 1G)
+  --profile P        the kernel's cargo profile: release (default) or kernel-test
+                     (release with debug assertions: the lock-rank checker)
   --bootargs \"ARGS\"  kernel bootargs (default \"demo\"; exit=semihosting is always added)
   --gdb              start halted with a gdb server on localhost:1234 and print the
                      gdb-multiarch command that attaches with the kernel's symbols
@@ -120,6 +128,8 @@ pub fn parse_args(
     let mut vs_linux = false;
     let mut seed = None;
     let mut repeat = None;
+    let mut profile = None;
+    let mut kernel_elf: Option<PathBuf> = None;
     while let Some(arg) = args.next() {
         let (flag, mut inline_value) = match arg.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
@@ -142,6 +152,7 @@ pub fn parse_args(
             "--timeout" => timeout = Some(timeout_secs(&value()?)?),
             "--seed" => seed = Some(seed_number(&value()?)?),
             "--repeat" => repeat = Some(repeat_runs(&value()?)?),
+            "--profile" => profile = Some(profile_named(&value()?)?),
             "--gdb-port" => gdb_port = Some(port(&value()?)?),
             "--gdb" | "--gdb-exec" | "--icount" | "--deterministic" | "--bench" | "--vs-linux"
                 if inline_value.is_some() =>
@@ -156,6 +167,9 @@ pub fn parse_args(
             "--vs-linux" => vs_linux = true,
             _ if flag.starts_with('-') => {
                 return Err(UsageError(format!("unknown flag {flag} (see --help)")));
+            }
+            _ if kernel_elf.is_none() && Path::new(&arg).is_file() => {
+                kernel_elf = Some(arg.into());
             }
             _ => {
                 return Err(UsageError(format!(
@@ -183,6 +197,11 @@ pub fn parse_args(
         (vs_linux && seed.is_some(), "--vs-linux", "--seed"),
         (vs_linux && repeat.is_some(), "--vs-linux", "--repeat"),
         (gdb.is_some() && repeat.is_some(), "--repeat", "--gdb"),
+        (
+            kernel_elf.is_some() && profile.is_some(),
+            "a kernel ELF",
+            "--profile (cargo run builds it with its own --profile)",
+        ),
     ];
     if let Some((_, first, second)) = conflicts.into_iter().find(|(conflict, ..)| *conflict) {
         return Err(UsageError(format!(
@@ -207,11 +226,11 @@ pub fn parse_args(
     };
     machine.validate().map_err(UsageError)?;
     // Only a kernel with debug assertions perturbs its timing from the seed.
-    let profile = if seed.is_some() || repeat.is_some() {
+    let profile = profile.unwrap_or(if seed.is_some() || repeat.is_some() {
         Profile::KernelTest
     } else {
         Profile::Release
-    };
+    });
     let mut boot = Boot::new()
         .machine(machine)
         .bootargs(bootargs.as_deref().unwrap_or("demo"))
@@ -220,6 +239,9 @@ pub fn parse_args(
         .console(console);
     if let Some(timeout) = timeout {
         boot = boot.timeout(timeout);
+    }
+    if let Some(elf) = &kernel_elf {
+        boot = boot.elf(elf);
     }
     if let Some(runs) = repeat {
         return Ok(Command::Repeat(
@@ -303,6 +325,17 @@ fn mem_mib(value: &str) -> Result<u32, UsageError> {
     }
     let amount: u32 = amount.parse().map_err(|_| bad())?;
     amount.checked_mul(mib_per_unit).ok_or_else(bad)
+}
+
+fn profile_named(value: &str) -> Result<Profile, UsageError> {
+    Profile::ALL
+        .into_iter()
+        .find(|profile| profile.cargo_name() == value)
+        .ok_or_else(|| {
+            UsageError(format!(
+                "--profile must be release or kernel-test, got {value:?}"
+            ))
+        })
 }
 
 fn port(value: &str) -> Result<u16, UsageError> {
@@ -607,6 +640,37 @@ mod tests {
         assert_eq!(
             error(&["--repeat", "2", "--gdb-exec"]),
             "--repeat cannot be combined with --gdb"
+        );
+    }
+
+    #[test]
+    fn a_kernel_elf_and_a_profile_pick_the_kernel() {
+        assert_eq!(
+            boot(&["--profile", "kernel-test"]),
+            captured_default().profile(Profile::KernelTest)
+        );
+        assert_eq!(
+            boot(&["--profile=release", "--seed", "3"]),
+            captured_default().seed(Some(3))
+        );
+        // What cargo run passes its runner: the ELF first, then the flags after its `--`.
+        let elf = env!("CARGO_MANIFEST_DIR").to_owned() + "/Cargo.toml";
+        assert_eq!(
+            boot(&[&elf, "--smp", "2"]),
+            captured_default().smp(2).elf(Path::new(&elf))
+        );
+        assert_eq!(
+            error(&["--profile", "dev"]),
+            "--profile must be release or kernel-test, got \"dev\""
+        );
+        assert_eq!(
+            error(&[&elf, "--profile", "release"]),
+            "a kernel ELF cannot be combined with --profile (cargo run builds it with its own \
+             --profile)"
+        );
+        assert_eq!(
+            error(&[&elf, &elf]),
+            format!("unexpected argument {elf:?} (see --help)")
         );
     }
 
