@@ -282,6 +282,11 @@ impl Boot {
         gdb.start(elf, load_address)
     }
 
+    /// The bootargs the kernel gets: those set, the seed's, and `exit=semihosting`.
+    pub fn kernel_command_line(&self) -> String {
+        format!("{}{} {EXIT_BOOTARG}", self.bootargs, self.seed_word())
+    }
+
     /// ` seed=N` for a seeded boot, else nothing.
     fn seed_word(&self) -> String {
         self.seed
@@ -292,10 +297,7 @@ impl Boot {
     /// The QEMU command line (after the program name) that boots `image`.
     pub fn qemu_args(&self, image: &Path) -> Vec<OsString> {
         let mut args = self.board().qemu_args_booting(image);
-        args.extend([
-            "-append".into(),
-            format!("{}{} {EXIT_BOOTARG}", self.bootargs, self.seed_word()).into(),
-        ]);
+        args.extend(["-append".into(), self.kernel_command_line().into()]);
         args.extend(["-semihosting-config", "enable=on,target=native"].map(OsString::from));
         args.extend(self.console.qemu_args().iter().map(OsString::from));
         if let Some(gdb) = &self.gdb {

@@ -15,6 +15,7 @@ use crate::linux::LinuxPeer;
 use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
 use crate::qemu::Console;
 use crate::repeat::{MAX_RUNS, Repeat};
+use crate::reports::Reports;
 
 /// `--help`'s text.
 pub const USAGE: &str = "\
@@ -53,6 +54,8 @@ Flags:
                      seeds S, S+1, ... (S is --seed, else a random start, printed);
                      prints each test's pass and fail counts and the command that
                      repeats each failing run
+  --junit FILE       write the kernel tests' results as JUnit XML to FILE
+  --tap FILE         write them as TAP version 13 to FILE (what Debian's prove 3.44 reads)
   --timeout SECS     end QEMU after this long (default 60 + smp/4; an hour with --gdb)
   --bench            boot with bootargs \"bench\" (plus any --bootargs) and --icount, and
                      print the kernel's output
@@ -77,8 +80,8 @@ run exited 0, otherwise 1.
 pub enum Command {
     /// Print [`USAGE`] and exit successfully.
     Help,
-    /// Run this boot.
-    Boot(Boot),
+    /// Run this boot, then write the reports asked for.
+    Boot(Boot, Reports),
     /// Run this boot again and again with consecutive seeds, and report.
     Repeat(Repeat),
     /// Run this benchmark boot, then the benchmark on Linux, and compare them.
@@ -130,6 +133,7 @@ pub fn parse_args(
     let mut repeat = None;
     let mut profile = None;
     let mut kernel_elf: Option<PathBuf> = None;
+    let mut reports = Reports::default();
     while let Some(arg) = args.next() {
         let (flag, mut inline_value) = match arg.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
@@ -153,6 +157,8 @@ pub fn parse_args(
             "--seed" => seed = Some(seed_number(&value()?)?),
             "--repeat" => repeat = Some(repeat_runs(&value()?)?),
             "--profile" => profile = Some(profile_named(&value()?)?),
+            "--junit" => reports.junit = Some(value()?.into()),
+            "--tap" => reports.tap = Some(value()?.into()),
             "--gdb-port" => gdb_port = Some(port(&value()?)?),
             "--gdb" | "--gdb-exec" | "--icount" | "--deterministic" | "--bench" | "--vs-linux"
                 if inline_value.is_some() =>
@@ -197,6 +203,18 @@ pub fn parse_args(
         (vs_linux && seed.is_some(), "--vs-linux", "--seed"),
         (vs_linux && repeat.is_some(), "--vs-linux", "--repeat"),
         (gdb.is_some() && repeat.is_some(), "--repeat", "--gdb"),
+        (
+            reports.junit.is_some() && repeat.is_some(),
+            "--repeat",
+            "--junit",
+        ),
+        (
+            reports.tap.is_some() && repeat.is_some(),
+            "--repeat",
+            "--tap",
+        ),
+        (reports.junit.is_some() && vs_linux, "--vs-linux", "--junit"),
+        (reports.tap.is_some() && vs_linux, "--vs-linux", "--tap"),
         (
             kernel_elf.is_some() && profile.is_some(),
             "a kernel ELF",
@@ -259,7 +277,7 @@ pub fn parse_args(
         };
         return Ok(Command::BenchVsLinux { boot, peer });
     }
-    Ok(Command::Boot(boot))
+    Ok(Command::Boot(boot, reports))
 }
 
 fn utf8(arg: OsString) -> Result<String, UsageError> {
@@ -402,7 +420,7 @@ mod tests {
 
     fn boot(args: &[&str]) -> Boot {
         match parse(args) {
-            Ok(Command::Boot(boot)) => boot,
+            Ok(Command::Boot(boot, reports)) if reports == Reports::default() => boot,
             other => panic!("{args:?} gave {other:?}"),
         }
     }
@@ -426,7 +444,7 @@ mod tests {
     fn no_flags_boot_the_documented_defaults() {
         assert_eq!(boot(&[]), captured_default());
         assert_eq!(boot(&["--"]), captured_default());
-        let Ok(Command::Boot(on_terminal)) = parse_args([], true) else {
+        let Ok(Command::Boot(on_terminal, _)) = parse_args([], true) else {
             panic!("a boot")
         };
         assert_eq!(on_terminal, captured_default().console(Console::Terminal));
@@ -485,7 +503,7 @@ mod tests {
             boot(&["--bench", "--bootargs", "log=warn"]),
             bench.bootargs("bench log=warn")
         );
-        let Ok(Command::Boot(on_terminal)) = parse_args(["--bench".into()], true) else {
+        let Ok(Command::Boot(on_terminal, _)) = parse_args(["--bench".into()], true) else {
             panic!("a boot")
         };
         assert_eq!(
@@ -618,7 +636,7 @@ mod tests {
             boot(&["--gdb-port", "4444"]),
             captured_default().gdb(gdb(4444, GdbSession::Printed))
         );
-        let Ok(Command::Boot(exec)) =
+        let Ok(Command::Boot(exec, _)) =
             parse_args(["--gdb-exec".into(), "--gdb-port=5555".into()], true)
         else {
             panic!("a boot")
@@ -671,6 +689,29 @@ mod tests {
         assert_eq!(
             error(&[&elf, &elf]),
             format!("unexpected argument {elf:?} (see --help)")
+        );
+    }
+
+    #[test]
+    fn reports_go_to_the_files_named() {
+        let Ok(Command::Boot(_, reports)) = parse(&["--junit", "out.xml", "--tap=out.tap"]) else {
+            panic!("a boot")
+        };
+        assert_eq!(
+            reports,
+            Reports {
+                junit: Some("out.xml".into()),
+                tap: Some("out.tap".into())
+            }
+        );
+        assert_eq!(error(&["--junit"]), "--junit needs a value");
+        assert_eq!(
+            error(&["--repeat", "2", "--junit", "x"]),
+            "--repeat cannot be combined with --junit"
+        );
+        assert_eq!(
+            error(&["--vs-linux", "--tap", "x"]),
+            "--vs-linux cannot be combined with --tap"
         );
     }
 

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        Command::Boot(boot) => boot.run().map(|outcome| {
+        Command::Boot(boot, reports) => boot.run().and_then(|outcome| {
             if outcome.timed_out {
                 eprintln!(
                     "coresched-qemu: error: QEMU timed out after {} s and was ended \
@@ -30,7 +30,8 @@ fn main() -> ExitCode {
                     outcome.timeout.as_secs()
                 );
             }
-            exit::status_of(&outcome)
+            reports.write(&boot.board(), &boot.kernel_command_line(), &outcome)?;
+            Ok(exit::status_of(&outcome))
         }),
         Command::Repeat(repeat) => repeat.run().map(|report| {
             print!("{report}");

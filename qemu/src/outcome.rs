@@ -56,6 +56,21 @@ impl Outcome {
         })
     }
 
+    /// How a boot ended, in a few words: `exit status N`, `timed out after N s` or
+    /// `ended by signal N`.
+    pub fn ending(&self) -> String {
+        if self.timed_out {
+            format!("timed out after {} s", self.timeout.as_secs())
+        } else if let Some(signal) = self.signal() {
+            format!("ended by signal {signal}")
+        } else {
+            match self.exit_code() {
+                Some(code) => format!("exit status {code}"),
+                None => self.status.to_string(),
+            }
+        }
+    }
+
     /// The kernel's boot line, if it printed one.
     pub fn boot_line(&self) -> Option<BootLine> {
         BootLine::find(&self.console)

@@ -11,7 +11,6 @@ use std::hash::{BuildHasher, RandomState};
 use crate::boot::Boot;
 use crate::console::TapReport;
 use crate::error::LaunchError;
-use crate::outcome::Outcome;
 
 /// The most runs one `--repeat` makes.
 pub const MAX_RUNS: u32 = 10_000;
@@ -70,7 +69,7 @@ impl Repeat {
             let record = RunRecord {
                 seed,
                 exit_code: outcome.exit_code(),
-                ending: ending(&outcome),
+                ending: outcome.ending(),
                 tap: outcome.tap(),
             };
             if !record.passed() {
@@ -87,21 +86,6 @@ impl Repeat {
             flags: self.flags.clone(),
             runs,
         })
-    }
-}
-
-/// How a boot ended, in a few words: `exit status N`, `timed out after N s` or
-/// `ended by signal N`.
-fn ending(outcome: &Outcome) -> String {
-    if outcome.timed_out {
-        format!("timed out after {} s", outcome.timeout.as_secs())
-    } else if let Some(signal) = outcome.signal() {
-        format!("ended by signal {signal}")
-    } else {
-        match outcome.exit_code() {
-            Some(code) => format!("exit status {code}"),
-            None => outcome.status.to_string(),
-        }
     }
 }
 
