@@ -1,18 +1,19 @@
-//! The boot matrix: the `kernel-test` kernel booted on every board shape coresched supports
-//! (GICv2 and GICv3, 1 to 512 vCPUs, three CPU models, EL1 and EL2 entry), running every kernel
-//! test (`test=all`) up to 64 vCPUs, and above that the boot tests and the monitor's tests
-//! (`test=boot::,monitor::`: the seed's scenario, Go's deadlock seen at 96 cores, at the scale
-//! coresched promises), where the other scheduler stress tests would take minutes of emulation;
-//! and the test harness's self-tests, which show that a failed assertion, a panic and a hung
-//! test are each reported as the kernel/host contract says.
+//! The boot matrix's boots that are about the boot rather than single kernel tests: the largest
+//! boards (124 vCPUs, where QEMU splits the GICv3 redistributors over two regions, and 512),
+//! which run the boot tests and the monitor's tests (`test=boot::,monitor::`: the seed's
+//! scenario, Go's deadlock seen at 96 cores, at the scale coresched promises) where the other
+//! scheduler stress tests would take minutes of emulation; the test harness's self-tests, which
+//! show that a failed assertion, a panic and a hung test are each reported as the kernel/host
+//! contract says; the `release` kernel's demo; and a selector that selects nothing.
 //!
-//! One `#[test]` per case. The launcher runs at most two QEMUs at once and a boot of 124 vCPUs
-//! or more alone, so libtest's default threads are fine. `cargo test -- --nocapture` shows
-//! each boot's line and wall time.
+//! The `test=all` boards up to 64 vCPUs are in `tests/kernel.rs`, one `cargo test` entry per
+//! kernel test. One `#[test]` per case here. The launcher runs at most two QEMUs at once and a
+//! boot of 64 vCPUs or more alone, so libtest's default threads are fine.
+//! `cargo test -- --nocapture` shows each boot's line and wall time.
 
 use std::time::Duration;
 
-use coresched_qemu::{Boot, Cpu, ExceptionLevel, Gic, Machine, Outcome, Profile, TapResult};
+use coresched_qemu::{Boot, Gic, Machine, Outcome, Profile, TapResult};
 
 /// The kernel tests every `test=all` boot must pass, each on every core.
 const BOOT_TESTS: [&str; 3] = [
@@ -33,24 +34,12 @@ fn kernel_test_boot(machine: Machine, bootargs: &str) -> Outcome {
         .unwrap_or_else(|error| panic!("could not boot {machine}: {error}"))
 }
 
-/// The largest board that runs every kernel test; bigger ones run the boot and monitor tests.
-const FULL_SUITE_MAX_SMP: u32 = 64;
-
-/// Boots the kernel tests on `machine` and checks the whole report: status 0, TAP 14, every
-/// boot test passed on every core, nothing failed, the closing totals, and the boot line's
-/// core count.
-fn assert_all_tests_pass(machine: Machine) {
-    let selection = if machine.smp <= FULL_SUITE_MAX_SMP {
-        "test=all"
-    } else {
-        "test=boot::,monitor::"
-    };
-    // Emulating 64 vCPUs on a small host is slow: give each kernel test more guest time there.
-    let time_limit_ms = if machine.smp >= 64 { 120_000 } else { 30_000 };
-    let outcome = kernel_test_boot(
-        machine,
-        &format!("{selection} test-timeout-ms={time_limit_ms}"),
-    );
+/// Boots the boot and monitor tests on `machine` and checks the whole report: status 0, TAP
+/// 14, every boot test passed on every core, nothing failed, the closing totals, and the boot
+/// line's core count.
+fn assert_boot_and_monitor_tests_pass(machine: Machine) {
+    // Emulating this many vCPUs on a small host is slow: give each kernel test more guest time.
+    let outcome = kernel_test_boot(machine, "test=boot::,monitor:: test-timeout-ms=120000");
     let transcript = outcome.transcript();
     assert_eq!(outcome.exit_code(), Some(0), "{transcript}");
     assert_eq!(
@@ -91,78 +80,15 @@ fn gic_v3(smp: u32) -> Machine {
     }
 }
 
-fn gic_v2(smp: u32) -> Machine {
-    Machine {
-        smp,
-        gic: Gic::V2,
-        ..Machine::default()
-    }
-}
-
-fn four_cores(cpu: Cpu, el: ExceptionLevel) -> Machine {
-    Machine {
-        smp: 4,
-        cpu,
-        el,
-        ..Machine::default()
-    }
-}
-
-#[test]
-fn gic_v3_1_core() {
-    assert_all_tests_pass(gic_v3(1));
-}
-
-/// The default board, so also the matrix's Cortex-A72 case and its EL1-entry case.
-#[test]
-fn gic_v3_4_cores() {
-    assert_all_tests_pass(gic_v3(4));
-}
-
-#[test]
-fn gic_v3_64_cores() {
-    assert_all_tests_pass(gic_v3(64));
-}
-
 /// Above 123 vCPUs QEMU splits the redistributors over two regions.
 #[test]
 fn gic_v3_124_cores_two_redistributor_regions() {
-    assert_all_tests_pass(gic_v3(124));
+    assert_boot_and_monitor_tests_pass(gic_v3(124));
 }
 
 #[test]
 fn gic_v3_512_cores() {
-    assert_all_tests_pass(gic_v3(512));
-}
-
-#[test]
-fn gic_v2_1_core() {
-    assert_all_tests_pass(gic_v2(1));
-}
-
-#[test]
-fn gic_v2_2_cores() {
-    assert_all_tests_pass(gic_v2(2));
-}
-
-#[test]
-fn gic_v2_8_cores() {
-    assert_all_tests_pass(gic_v2(8));
-}
-
-#[test]
-fn cpu_cortex_a53() {
-    assert_all_tests_pass(four_cores(Cpu::CortexA53, ExceptionLevel::El1));
-}
-
-#[test]
-fn cpu_max() {
-    assert_all_tests_pass(four_cores(Cpu::Max, ExceptionLevel::El1));
-}
-
-#[test]
-fn el2_entry() {
-    assert_all_tests_pass(four_cores(Cpu::CortexA72, ExceptionLevel::El2));
+    assert_boot_and_monitor_tests_pass(gic_v3(512));
 }
 
 /// Runs one harness self-test selection on the default board; returns the outcome and the
