@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use coresched_qemu::cli::{self, Command};
 use coresched_qemu::exit::USAGE_EXIT_CODE;
-use coresched_qemu::{Boot, Outcome};
+use coresched_qemu::{Boot, LaunchError, Outcome};
 
 #[test]
 fn bad_flags_stop_with_one_line_and_status_2() {
@@ -107,13 +107,34 @@ fn a_hung_guest_is_ended_at_its_time_out() {
 }
 
 #[test]
-fn a_missing_image_is_reported_by_qemu() {
+fn a_missing_image_is_a_launch_failure_with_qemus_reason() {
     let missing = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-such.Image");
-    let outcome = boot(&missing, Duration::from_secs(60));
-    assert_eq!(outcome.exit_code(), Some(1), "{}", outcome.transcript());
+    let error = Boot::new()
+        .smp(1)
+        .image(&missing)
+        .run()
+        .expect_err("QEMU cannot start");
+    let LaunchError::QemuFailed(why) = &error else {
+        panic!("{error:?}");
+    };
+    assert!(why.contains("no-such.Image"), "{error}");
+}
+
+/// Guest memory QEMU cannot allocate on this host: the launcher exits 125 ("could not start
+/// QEMU"), not 1, which means a kernel test failed.
+#[test]
+fn memory_the_host_cannot_give_is_a_launch_failure() {
+    let error = Boot::new()
+        .smp(1)
+        .mem_mib(4096 * 1024)
+        .image(&image("spin-big.Image", &[BRANCH_TO_SELF]))
+        .timeout(Duration::from_secs(10))
+        .run()
+        .expect_err("QEMU cannot start");
     assert!(
-        outcome.qemu_stderr.contains("no-such.Image"),
-        "{}",
-        outcome.transcript()
+        error
+            .to_string()
+            .starts_with("QEMU could not start the machine: "),
+        "{error}"
     );
 }

@@ -17,6 +17,9 @@ use crate::qemu::Console;
 use crate::repeat::{MAX_RUNS, Repeat};
 use crate::reports::Reports;
 
+/// `--version`'s line.
+pub const VERSION: &str = concat!("coresched-qemu ", env!("CARGO_PKG_VERSION"), "\n");
+
 /// `--help`'s text.
 pub const USAGE: &str = "\
 Builds the coresched kernel Image and boots it on QEMU virt.
@@ -63,6 +66,7 @@ Flags:
                      the same board; prints one table with both (Linux is fetched and
                      built into target/linux/ on first use: apt-get, dpkg-deb and
                      aarch64-linux-gnu-gcc, which is installed when run as root)
+  --version          print the launcher's version
   --help             print this text
 
 On a terminal the guest's console is interactive (Ctrl-A X quits QEMU); otherwise, and
@@ -80,6 +84,8 @@ run exited 0, otherwise 1.
 pub enum Command {
     /// Print [`USAGE`] and exit successfully.
     Help,
+    /// Print [`VERSION`] and exit successfully.
+    Version,
     /// Run this boot, then write the reports asked for.
     Boot(Boot, Reports),
     /// Run this boot again and again with consecutive seeds, and report.
@@ -147,6 +153,7 @@ pub fn parse_args(
         };
         match flag {
             "--help" | "-h" => return Ok(Command::Help),
+            "--version" | "-V" => return Ok(Command::Version),
             "--smp" => machine.smp = number(flag, &value()?)?,
             "--gic" => machine.gic = gic(&value()?)?,
             "--cpu" => machine.cpu = cpu(&value()?)?,
@@ -719,6 +726,9 @@ mod tests {
     fn help_wins() {
         assert_eq!(parse(&["--smp", "4", "--help"]), Ok(Command::Help));
         assert_eq!(parse(&["-h"]), Ok(Command::Help));
+        assert_eq!(parse(&["--smp", "4", "--version"]), Ok(Command::Version));
+        assert_eq!(parse(&["-V"]), Ok(Command::Version));
+        assert_eq!(VERSION, "coresched-qemu 0.1.0\n");
     }
 
     #[test]

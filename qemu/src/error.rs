@@ -18,6 +18,9 @@ pub enum LaunchError {
     KernelBuild(String),
     /// `qemu-system-aarch64` is not installed, and the launcher could not install it.
     QemuMissing,
+    /// QEMU refused to start the machine (too much memory for the host, a missing Image, ...);
+    /// the text is QEMU's own error line.
+    QemuFailed(String),
 }
 
 impl fmt::Display for LaunchError {
@@ -26,6 +29,7 @@ impl fmt::Display for LaunchError {
         match self {
             LaunchError::InvalidMachine(why) | LaunchError::Tool(why) => f.write_str(why),
             LaunchError::KernelBuild(output) => write!(f, "the kernel did not build:\n{output}"),
+            LaunchError::QemuFailed(why) => write!(f, "QEMU could not start the machine: {why}"),
             LaunchError::QemuMissing => f.write_str(
                 "qemu-system-aarch64 not found; install it with: sudo apt-get install qemu-system-arm",
             ),

@@ -5,7 +5,7 @@
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
-use coresched_qemu::cli::{self, Command, USAGE};
+use coresched_qemu::cli::{self, Command, USAGE, VERSION};
 use coresched_qemu::exit::{self, LAUNCH_FAILURE_EXIT_CODE, USAGE_EXIT_CODE};
 use coresched_qemu::linux;
 
@@ -20,6 +20,10 @@ fn main() -> ExitCode {
     let status = match command {
         Command::Help => {
             print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            print!("{VERSION}");
             return ExitCode::SUCCESS;
         }
         Command::Boot(boot, reports) => boot.run().and_then(|outcome| {
