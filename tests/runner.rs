@@ -9,7 +9,8 @@ use coresched_qemu::kernel::pinned_toolchain_command;
 #[test]
 fn cargo_run_boots_the_kernel_it_built_with_the_launchers_flags() {
     let output = pinned_toolchain_command("cargo")
-        .args(["run", "--quiet", "--target", "aarch64-unknown-none"])
+        .args(["run", "--quiet", "--package", "coresched"])
+        .args(["--target", "aarch64-unknown-none"])
         .args(["--profile", "kernel-test"])
         // The launcher's own kernel-test build lives here: the same build, so no second one.
         .args(["--target-dir", "target/kernel"])

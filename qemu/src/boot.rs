@@ -187,9 +187,9 @@ impl Boot {
     }
 
     /// Boots this prebuilt kernel ELF instead of building one: its Image is made beside it with
-    /// llvm-objcopy, as for the launcher's own builds (what `cargo run --target
-    /// aarch64-unknown-none` does through the launcher as its runner). The profile and features
-    /// are then whatever the ELF was built with.
+    /// llvm-objcopy, as for the launcher's own builds (what `cargo run -p coresched --target
+    /// aarch64-unknown-none` does through the launcher as its runner). The profile and
+    /// features are then whatever the ELF was built with.
     pub fn elf(mut self, elf: &Path) -> Self {
         self.kernel = KernelSource::Elf(elf.to_owned());
         self

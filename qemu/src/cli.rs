@@ -25,7 +25,7 @@ pub const USAGE: &str = "\
 Builds the coresched kernel Image and boots it on QEMU virt.
 
 Usage: cargo qemu -- [FLAGS]
-       cargo run --target aarch64-unknown-none [--profile P] [--features F] -- [FLAGS]
+       cargo run -p coresched --target aarch64-unknown-none [--profile P] [--features F] -- [FLAGS]
        coresched-qemu [KERNEL-ELF] [FLAGS]
 
 KERNEL-ELF: boot this kernel ELF (its Image is made beside it with llvm-objcopy) instead

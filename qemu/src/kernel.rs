@@ -160,7 +160,7 @@ fn build_uncached(profile: Profile, features: &[String], output: BuildOutput) ->
     image_from_elf(&elf)
 }
 
-/// Converts a kernel ELF (one the launcher built, or one `cargo run --target
+/// Converts a kernel ELF (one the launcher built, or one `cargo run -p coresched --target
 /// aarch64-unknown-none` hands it as its runner) to the raw Image beside it, `<elf>.Image`,
 /// with llvm-objcopy.
 pub fn image_from_elf(elf: &Path) -> Result<KernelImage, LaunchError> {
