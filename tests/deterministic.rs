@@ -138,7 +138,7 @@ fn repeat_names_each_failing_seed_and_the_command_that_repeats_it() {
         assert!(summary.contains(&command), "{summary}");
         // The command boots that run again: the same TAP report, guest times included.
         let words: Vec<&str> = command.split(' ').skip(3).collect();
-        let Command::Boot(boot) = parse(&words) else {
+        let Command::Boot(boot, _) = parse(&words) else {
             panic!("{command} is not one boot")
         };
         let again = boot

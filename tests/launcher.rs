@@ -7,8 +7,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use coresched_qemu::cli::{self, Command, USAGE_EXIT_CODE};
-use coresched_qemu::{Boot, Outcome};
+use coresched_qemu::cli::{self, Command};
+use coresched_qemu::exit::USAGE_EXIT_CODE;
+use coresched_qemu::{Boot, LaunchError, Outcome};
 
 #[test]
 fn bad_flags_stop_with_one_line_and_status_2() {
@@ -41,7 +42,10 @@ fn bad_flags_stop_with_one_line_and_status_2() {
 #[test]
 fn good_flags_parse_to_a_boot() {
     let args = ["--", "--smp", "512", "--el", "2", "--bench"].map(OsString::from);
-    assert!(matches!(cli::parse_args(args, false), Ok(Command::Boot(_))));
+    assert!(matches!(
+        cli::parse_args(args, false),
+        Ok(Command::Boot(..))
+    ));
 }
 
 /// Writes `words` (little-endian A64 instructions and data) as a raw Image named `name`.
@@ -103,13 +107,34 @@ fn a_hung_guest_is_ended_at_its_time_out() {
 }
 
 #[test]
-fn a_missing_image_is_reported_by_qemu() {
+fn a_missing_image_is_a_launch_failure_with_qemus_reason() {
     let missing = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-such.Image");
-    let outcome = boot(&missing, Duration::from_secs(60));
-    assert_eq!(outcome.exit_code(), Some(1), "{}", outcome.transcript());
+    let error = Boot::new()
+        .smp(1)
+        .image(&missing)
+        .run()
+        .expect_err("QEMU cannot start");
+    let LaunchError::QemuFailed(why) = &error else {
+        panic!("{error:?}");
+    };
+    assert!(why.contains("no-such.Image"), "{error}");
+}
+
+/// Guest memory QEMU cannot allocate on this host: the launcher exits 125 ("could not start
+/// QEMU"), not 1, which means a kernel test failed.
+#[test]
+fn memory_the_host_cannot_give_is_a_launch_failure() {
+    let error = Boot::new()
+        .smp(1)
+        .mem_mib(4096 * 1024)
+        .image(&image("spin-big.Image", &[BRANCH_TO_SELF]))
+        .timeout(Duration::from_secs(10))
+        .run()
+        .expect_err("QEMU cannot start");
     assert!(
-        outcome.qemu_stderr.contains("no-such.Image"),
-        "{}",
-        outcome.transcript()
+        error
+            .to_string()
+            .starts_with("QEMU could not start the machine: "),
+        "{error}"
     );
 }

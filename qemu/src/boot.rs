@@ -1,28 +1,35 @@
 //! One boot of the kernel on QEMU: what to build, which board, which bootargs, how long to
-//! wait; and what came of it.
+//! wait. What came of it is an [`Outcome`].
 
 use std::ffi::OsString;
-use std::fmt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::console::{self, BootLine, TapReport};
 use crate::error::LaunchError;
+use crate::gdb::{self, Gdb};
 use crate::kernel::{self, BuildOutput, Profile};
 use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
+use crate::outcome::Outcome;
 use crate::qemu::{self, Console, RunSlots};
 
 /// The bootargs word the launcher always adds: the kernel ends QEMU through semihosting, which
 /// carries its exit status out (see `-semihosting-config` in [`Boot::qemu_args`]).
 const EXIT_BOOTARG: &str = "exit=semihosting";
 
-/// What QEMU prints to stderr when a signal makes it shut down: `... terminating on signal N`.
-const QEMU_SIGNAL_NOTICE: &str = "terminating on signal ";
-
 /// How long a `--gdb` boot may last when no time-out was given: long enough to debug.
 const GDB_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Where the kernel a boot runs comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum KernelSource {
+    /// Built by the launcher with the boot's profile and features.
+    Built,
+    /// A prebuilt Image, booted as it is (gdb gets no symbols).
+    Image(PathBuf),
+    /// A prebuilt ELF, converted to an Image beside it.
+    Elf(PathBuf),
+}
 
 /// A boot to run: built with [`Boot::new`] and the setters, started with [`Boot::run`].
 ///
@@ -45,9 +52,9 @@ pub struct Boot {
     bootargs: String,
     profile: Profile,
     features: Vec<String>,
-    image: Option<PathBuf>,
+    kernel: KernelSource,
     timeout: Option<Duration>,
-    gdb: bool,
+    gdb: Option<Gdb>,
     console: Console,
     seed: Option<u64>,
 }
@@ -67,9 +74,9 @@ impl Boot {
             bootargs: "demo".to_owned(),
             profile: Profile::Release,
             features: Vec::new(),
-            image: None,
+            kernel: KernelSource::Built,
             timeout: None,
-            gdb: false,
+            gdb: None,
             console: Console::Captured,
             seed: None,
         }
@@ -175,7 +182,16 @@ impl Boot {
 
     /// Boots this prebuilt Image instead of building the kernel.
     pub fn image(mut self, image: &Path) -> Self {
-        self.image = Some(image.to_owned());
+        self.kernel = KernelSource::Image(image.to_owned());
+        self
+    }
+
+    /// Boots this prebuilt kernel ELF instead of building one: its Image is made beside it with
+    /// llvm-objcopy, as for the launcher's own builds (what `cargo run -p coresched --target
+    /// aarch64-unknown-none` does through the launcher as its runner). The profile and
+    /// features are then whatever the ELF was built with.
+    pub fn elf(mut self, elf: &Path) -> Self {
+        self.kernel = KernelSource::Elf(elf.to_owned());
         self
     }
 
@@ -185,8 +201,10 @@ impl Boot {
         self
     }
 
-    /// Starts QEMU halted with a gdb server on localhost:1234 (`-s -S`).
-    pub fn gdb(mut self, gdb: bool) -> Self {
+    /// Starts QEMU halted with a gdb server (`-gdb tcp::PORT -S`), prints the command that
+    /// attaches gdb with the kernel's symbols and, as [`Gdb::session`] says, runs it; or
+    /// (`None`, the default) runs without one.
+    pub fn gdb(mut self, gdb: Option<Gdb>) -> Self {
         self.gdb = gdb;
         self
     }
@@ -200,7 +218,7 @@ impl Boot {
     /// The time-out that applies: the one set, else an hour under gdb, else 60 s plus a second
     /// per 4 vCPUs (QEMU's TCG boots hundreds of vCPUs slowly on a small host).
     pub fn effective_timeout(&self) -> Duration {
-        self.timeout.unwrap_or(if self.gdb {
+        self.timeout.unwrap_or(if self.gdb.is_some() {
             GDB_TIMEOUT
         } else {
             Duration::from_secs(60 + u64::from(self.machine.smp) / 4)
@@ -215,9 +233,13 @@ impl Boot {
         let board = self.board();
         board.validate().map_err(LaunchError::InvalidMachine)?;
         let qemu = qemu::find_qemu()?;
-        let (image, elf) = match &self.image {
-            Some(image) => (image.clone(), None),
-            None => {
+        let (image, elf) = match &self.kernel {
+            KernelSource::Image(image) => (image.clone(), None),
+            KernelSource::Elf(elf) => {
+                let converted = kernel::image_from_elf(elf)?;
+                (converted.image, Some(converted.elf))
+            }
+            KernelSource::Built => {
                 let output = match self.console {
                     Console::Captured => BuildOutput::Captured,
                     Console::Echoed | Console::Terminal => BuildOutput::Shown,
@@ -228,23 +250,41 @@ impl Boot {
         };
         let timeout = self.effective_timeout();
         let _claim = RunSlots::claim(board.smp);
-        if self.gdb {
-            // A prebuilt Image has no symbols for gdb to load.
-            let symbols = elf
-                .map(|elf| format!("{} ", elf.display()))
-                .unwrap_or_default();
-            eprintln!(
-                "coresched-qemu: QEMU waits for gdb; attach with: \
-                 gdb-multiarch {symbols}-ex 'target remote localhost:1234'"
-            );
+        let debugger = match &self.gdb {
+            Some(gdb) => self.start_gdb(gdb, &image, elf.as_deref())?,
+            None => None,
+        };
+        let mut outcome = qemu::run(&qemu, &self.qemu_args(&image), self.console, timeout)?;
+        if let Some(debugger) = debugger {
+            outcome.gdb_output = debugger.join().expect("the gdb thread does not panic");
         }
-        let outcome = qemu::run(&qemu, &self.qemu_args(&image), self.console, timeout)?;
         eprintln!(
             "coresched-qemu: {board} bootargs={:?}{}: {outcome}",
             self.bootargs,
             self.seed_word()
         );
         Ok(outcome)
+    }
+
+    /// Prints how to attach gdb (a prebuilt Image without its ELF gets no symbols) and starts
+    /// the session `gdb` asks for, if any: its thread returns what gdb printed.
+    fn start_gdb(
+        &self,
+        gdb: &Gdb,
+        image: &Path,
+        elf: Option<&Path>,
+    ) -> Result<Option<JoinHandle<String>>, LaunchError> {
+        let load_address = gdb::load_address(image)?;
+        eprintln!(
+            "coresched-qemu: QEMU waits for gdb; attach with: {}",
+            gdb.command_line(elf, load_address)
+        );
+        gdb.start(elf, load_address)
+    }
+
+    /// The bootargs the kernel gets: those set, the seed's, and `exit=semihosting`.
+    pub fn kernel_command_line(&self) -> String {
+        format!("{}{} {EXIT_BOOTARG}", self.bootargs, self.seed_word())
     }
 
     /// ` seed=N` for a seeded boot, else nothing.
@@ -257,105 +297,13 @@ impl Boot {
     /// The QEMU command line (after the program name) that boots `image`.
     pub fn qemu_args(&self, image: &Path) -> Vec<OsString> {
         let mut args = self.board().qemu_args_booting(image);
-        args.extend([
-            "-append".into(),
-            format!("{}{} {EXIT_BOOTARG}", self.bootargs, self.seed_word()).into(),
-        ]);
+        args.extend(["-append".into(), self.kernel_command_line().into()]);
         args.extend(["-semihosting-config", "enable=on,target=native"].map(OsString::from));
         args.extend(self.console.qemu_args().iter().map(OsString::from));
-        if self.gdb {
-            args.extend(["-s", "-S"].map(OsString::from));
+        if let Some(gdb) = &self.gdb {
+            args.extend(gdb.qemu_args().map(OsString::from));
         }
         args
-    }
-}
-
-/// What came of a boot that ran.
-#[derive(Clone, Debug)]
-pub struct Outcome {
-    /// Everything the guest wrote to its serial console (empty for [`Console::Terminal`]).
-    pub console: String,
-    /// What QEMU itself wrote to stderr: its own errors and warnings (empty for
-    /// [`Console::Terminal`], where they went to the terminal).
-    pub qemu_stderr: String,
-    /// QEMU's exit status, as the operating system reported it.
-    pub status: ExitStatus,
-    /// Whether QEMU was still running at the time-out and had to be ended.
-    pub timed_out: bool,
-    /// Wall-clock time from starting QEMU until it exited.
-    pub wall: Duration,
-    /// The time-out that applied.
-    pub timeout: Duration,
-}
-
-impl Outcome {
-    /// The exit status the kernel chose (0 passed, 1 a test failed, 3 kernel panic or boot
-    /// error); `None` if QEMU timed out or was ended by a signal.
-    pub fn exit_code(&self) -> Option<i32> {
-        if self.timed_out || self.signal().is_some() {
-            None
-        } else {
-            self.status.code()
-        }
-    }
-
-    /// The signal that ended QEMU, if one did: one it could not catch, or one it caught and
-    /// reported on stderr before exiting with status 0 (SIGTERM, SIGINT, SIGHUP), which would
-    /// otherwise pass for the kernel's success.
-    pub fn signal(&self) -> Option<i32> {
-        self.status.signal().or_else(|| {
-            let (_, notice) = self.qemu_stderr.split_once(QEMU_SIGNAL_NOTICE)?;
-            let digits = notice
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(notice.len());
-            notice[..digits].parse().ok()
-        })
-    }
-
-    /// The kernel's boot line, if it printed one.
-    pub fn boot_line(&self) -> Option<BootLine> {
-        BootLine::find(&self.console)
-    }
-
-    /// The TAP report in the console output.
-    pub fn tap(&self) -> TapReport {
-        TapReport::parse(&self.console)
-    }
-
-    /// The console's last line that is not blank.
-    pub fn last_line(&self) -> &str {
-        console::last_line(&self.console)
-    }
-
-    /// Everything known about the run, for an assertion's message: the summary line, then the
-    /// console output and QEMU's stderr.
-    pub fn transcript(&self) -> String {
-        format!(
-            "{self}\n--- console ---\n{}\n--- QEMU stderr ---\n{}",
-            self.console, self.qemu_stderr
-        )
-    }
-}
-
-impl fmt::Display for Outcome {
-    /// One line: the boot line (or its absence), the wall time and how QEMU ended.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.boot_line() {
-            Some(boot_line) => write!(f, "{boot_line}")?,
-            None => f.write_str("no boot line captured")?,
-        }
-        write!(f, "; wall {:.2} s; ", self.wall.as_secs_f64())?;
-        if self.timed_out {
-            write!(
-                f,
-                "TIMED OUT after {} s, QEMU ended",
-                self.timeout.as_secs()
-            )
-        } else if let Some(signal) = self.signal() {
-            write!(f, "QEMU ended by signal {signal}")
-        } else {
-            write!(f, "{}", self.status)
-        }
     }
 }
 
@@ -410,14 +358,14 @@ mod tests {
             .icount(true)
             .bootargs("test=all log=debug")
             .console(Console::Terminal)
-            .gdb(true);
+            .gdb(Some(Gdb::on_port(1234)));
         let args = args(&boot);
         let joined = args.join(" ");
         assert!(joined.starts_with(
             "-machine virt,gic-version=2,virtualization=on -cpu cortex-a53 -smp 8 -m 512M \
              -icount shift=0 -kernel /k/Image"
         ));
-        assert!(joined.ends_with("-nographic -s -S"), "{joined}");
+        assert!(joined.ends_with("-nographic -gdb tcp::1234 -S"), "{joined}");
         let append = args
             .iter()
             .position(|arg| arg == "-append")
@@ -465,50 +413,10 @@ mod tests {
             Boot::new().smp(512).effective_timeout(),
             Duration::from_secs(188)
         );
-        assert_eq!(Boot::new().gdb(true).effective_timeout(), GDB_TIMEOUT);
+        let gdb = Boot::new().gdb(Some(Gdb::on_port(1234)));
+        assert_eq!(gdb.effective_timeout(), GDB_TIMEOUT);
         let set = Duration::from_secs(5);
-        assert_eq!(Boot::new().gdb(true).timeout(set).effective_timeout(), set);
-    }
-
-    fn outcome(status: ExitStatus, qemu_stderr: &str) -> Outcome {
-        Outcome {
-            console: "boot: 2 cores online in 10 us guest time\n".to_owned(),
-            qemu_stderr: qemu_stderr.to_owned(),
-            status,
-            timed_out: false,
-            wall: Duration::from_millis(1500),
-            timeout: Duration::from_secs(61),
-        }
-    }
-
-    #[test]
-    fn a_signal_is_never_taken_for_the_kernels_status() {
-        let exited = |code: i32| ExitStatus::from_raw(code << 8);
-        let normal = outcome(exited(1), "");
-        assert_eq!((normal.exit_code(), normal.signal()), (Some(1), None));
-        assert_eq!(
-            normal.to_string(),
-            "boot: 2 cores online in 10 us guest time; wall 1.50 s; exit status: 1"
-        );
-
-        let notice = "qemu-system-aarch64: terminating on signal 15 from pid 42 (pkill)\n";
-        let caught = outcome(exited(0), notice);
-        assert_eq!((caught.exit_code(), caught.signal()), (None, Some(15)));
-        assert!(caught.to_string().ends_with("; QEMU ended by signal 15"));
-
-        let killed = outcome(ExitStatus::from_raw(9), "");
-        assert_eq!((killed.exit_code(), killed.signal()), (None, Some(9)));
-
-        let timed_out = Outcome {
-            timed_out: true,
-            ..outcome(exited(0), notice)
-        };
-        assert_eq!(timed_out.exit_code(), None);
-        assert!(
-            timed_out
-                .to_string()
-                .ends_with("; TIMED OUT after 61 s, QEMU ended")
-        );
+        assert_eq!(gdb.timeout(set).effective_timeout(), set);
     }
 
     #[test]

@@ -107,10 +107,21 @@ impl TapResult {
 
     /// The diagnostics block's `message:`, without YAML's single quotes (`''` read as `'`).
     pub fn message(&self) -> Option<String> {
+        self.diagnostic("message")
+    }
+
+    /// The diagnostics block's `at:`, where the test failed: a source location such as
+    /// `src/testing/selftest.rs:13:5`, or `core <C>` for a panic or a time-out.
+    pub fn location(&self) -> Option<String> {
+        self.diagnostic("at")
+    }
+
+    /// The value of `key:` in the diagnostics block, without YAML's single quotes.
+    fn diagnostic(&self, key: &str) -> Option<String> {
         let value = self
             .diagnostics
             .iter()
-            .find_map(|line| line.strip_prefix("message:"))?;
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))?;
         let value = value.trim();
         let unquoted = value
             .strip_prefix('\'')
@@ -272,6 +283,10 @@ ok 3 - boot::sgi_every_core\r
         assert_eq!(
             failed.message().as_deref(),
             Some("assertion failed: it's 1 == 2")
+        );
+        assert_eq!(
+            failed.location().as_deref(),
+            Some("src/testing/selftest.rs:12:5")
         );
         assert_eq!(failed.diagnostics.len(), 2);
 

@@ -2,6 +2,8 @@
 //! not an error: it is an [`Outcome`](crate::Outcome) for the caller to judge.
 
 use std::fmt;
+use std::io;
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// A reason the launcher could not build the kernel or start QEMU.
@@ -16,6 +18,9 @@ pub enum LaunchError {
     KernelBuild(String),
     /// `qemu-system-aarch64` is not installed, and the launcher could not install it.
     QemuMissing,
+    /// QEMU refused to start the machine (too much memory for the host, a missing Image, ...);
+    /// the text is QEMU's own error line.
+    QemuFailed(String),
 }
 
 impl fmt::Display for LaunchError {
@@ -24,6 +29,7 @@ impl fmt::Display for LaunchError {
         match self {
             LaunchError::InvalidMachine(why) | LaunchError::Tool(why) => f.write_str(why),
             LaunchError::KernelBuild(output) => write!(f, "the kernel did not build:\n{output}"),
+            LaunchError::QemuFailed(why) => write!(f, "QEMU could not start the machine: {why}"),
             LaunchError::QemuMissing => f.write_str(
                 "qemu-system-aarch64 not found; install it with: sudo apt-get install qemu-system-arm",
             ),
@@ -63,4 +69,9 @@ pub(crate) fn describe(command: &Command) -> String {
         .map(|part| part.to_string_lossy())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A file operation on `path` that failed, as one line: the path, then the error.
+pub(crate) fn io_error(path: &Path, error: &io::Error) -> LaunchError {
+    LaunchError::Tool(format!("{}: {error}", path.display()))
 }

@@ -1,5 +1,6 @@
 //! The few host operating-system services the launcher needs beyond `std`: finding programs on
-//! `PATH`, asking whether it runs as root, and signalling process groups. The C library
+//! `PATH`, asking whether it runs as root, signalling process groups, ignoring Ctrl-C while gdb
+//! has the terminal, and seeing whether a local TCP port is listening. The C library
 //! functions are declared here rather than pulled in through a crate; this file is the only
 //! place that calls them.
 
@@ -11,12 +12,17 @@ use std::path::PathBuf;
 pub(crate) const SIGTERM: c_int = 15;
 /// Ends a process at once.
 pub(crate) const SIGKILL: c_int = 9;
+/// What Ctrl-C sends to the terminal's foreground process group.
+const SIGINT: c_int = 2;
+/// The `signal` handler that ignores the signal.
+const SIG_IGN: usize = 1;
 
 // SAFETY: these are the C library's declarations of POSIX functions (and Linux's `prctl`),
 // with the argument and return types the C headers give them on Linux and the BSDs.
 unsafe extern "C" {
     fn kill(pid: c_int, signal: c_int) -> c_int;
     fn geteuid() -> u32;
+    fn signal(signal: c_int, handler: usize) -> usize;
     #[cfg(target_os = "linux")]
     fn prctl(option: c_int, ...) -> c_int;
 }
@@ -33,6 +39,32 @@ pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
 pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid takes no arguments, touches no memory of ours and cannot fail.
     unsafe { geteuid() == 0 }
+}
+
+/// Makes this process ignore Ctrl-C from now on, so that an interactive gdb, which shares the
+/// terminal and stops the guest on Ctrl-C, does not take the launcher (and QEMU) down with it.
+pub(crate) fn ignore_interrupts() {
+    // SAFETY: setting SIGINT's disposition to SIG_IGN installs no code of ours and touches no
+    // memory; the previous handler, which is returned, is not needed.
+    unsafe {
+        signal(SIGINT, SIG_IGN);
+    }
+}
+
+/// Whether something listens on TCP `port` of this host, per Linux's `/proc/net/tcp` and
+/// `/proc/net/tcp6` (a listening socket's state is `0A`). Nothing connects to the port, so a
+/// server that accepts one client (QEMU's gdb server) is left alone. `false` where those files
+/// do not exist.
+pub(crate) fn is_listening(port: u16) -> bool {
+    let local_port = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        std::fs::read_to_string(table).is_ok_and(|table| {
+            table.lines().skip(1).any(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                fields.len() > 3 && fields[1].ends_with(&local_port) && fields[3] == "0A"
+            })
+        })
+    })
 }
 
 /// Sends `signal` to every process in the process group `group`.
@@ -82,6 +114,15 @@ mod tests {
     fn finds_a_shell_on_path_and_not_a_made_up_program() {
         assert!(find_on_path("sh").is_some());
         assert!(find_on_path("no-such-program-coresched").is_none());
+    }
+
+    #[test]
+    fn a_listening_port_is_seen_and_a_closed_one_is_not() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let port = listener.local_addr().expect("its address").port();
+        assert!(is_listening(port));
+        drop(listener);
+        assert!(!is_listening(port));
     }
 
     #[test]

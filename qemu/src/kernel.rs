@@ -45,6 +45,9 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// Every profile, in the order `--profile` lists them.
+    pub const ALL: [Profile; 2] = [Profile::Release, Profile::KernelTest];
+
     /// The name `cargo build --profile` takes, which is also the output directory's name.
     pub const fn cargo_name(self) -> &'static str {
         match self {
@@ -57,7 +60,8 @@ impl Profile {
 /// A built kernel: the ELF (for gdb and symbols) and the raw Image beside it (for QEMU).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelImage {
-    /// The linked ELF, `target/kernel/aarch64-unknown-none/<profile>/coresched`.
+    /// The linked ELF, `target/kernel/aarch64-unknown-none/<profile>/coresched` for the
+    /// launcher's own builds.
     pub elf: PathBuf,
     /// The raw Image, the ELF's path with `.Image` appended.
     pub image: PathBuf,
@@ -108,7 +112,8 @@ type BuildKey = (Profile, Vec<String>);
 type BuildResult = Result<KernelImage, LaunchError>;
 
 fn build_uncached(profile: Profile, features: &[String], output: BuildOutput) -> BuildResult {
-    let objcopy = toolchain()?.objcopy;
+    // A missing target or llvm-tools is completed before the build needs it.
+    toolchain()?;
     // Each feature set gets its own target directory, so images built with different features
     // never overwrite one another (tests boot both kinds side by side).
     let target_dir = match features {
@@ -152,16 +157,27 @@ fn build_uncached(profile: Profile, features: &[String], output: BuildOutput) ->
         .join(KERNEL_TARGET)
         .join(profile.cargo_name())
         .join(KERNEL_PACKAGE);
-    let mut image = elf.clone().into_os_string();
+    image_from_elf(&elf)
+}
+
+/// Converts a kernel ELF (one the launcher built, or one `cargo run -p coresched --target
+/// aarch64-unknown-none` hands it as its runner) to the raw Image beside it, `<elf>.Image`,
+/// with llvm-objcopy.
+pub fn image_from_elf(elf: &Path) -> Result<KernelImage, LaunchError> {
+    let objcopy = toolchain()?.objcopy;
+    let mut image = elf.to_owned().into_os_string();
     image.push(".Image");
     let image = PathBuf::from(image);
     run_tool(
         Command::new(&objcopy)
             .args(["-O", "binary"])
-            .arg(&elf)
+            .arg(elf)
             .arg(&image),
     )?;
-    Ok(KernelImage { elf, image })
+    Ok(KernelImage {
+        elf: elf.to_owned(),
+        image,
+    })
 }
 
 /// What the launcher needs from the pinned toolchain beyond cargo itself.
@@ -231,9 +247,10 @@ fn rustc_query(args: &[&str]) -> Result<String, LaunchError> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// `program` run from the workspace root, so rustup picks the toolchain `rust-toolchain.toml`
-/// pins, with the outer build's variables removed.
-fn pinned_toolchain_command(program: &str) -> Command {
+/// `program` (cargo, rustc, rustup) run from the workspace root, so rustup picks the toolchain
+/// `rust-toolchain.toml` pins, with the outer build's variables removed: what a host test
+/// uses to run cargo itself.
+pub fn pinned_toolchain_command(program: &str) -> Command {
     let mut command = Command::new(program);
     command.current_dir(workspace_root());
     for variable in OUTER_BUILD_VARIABLES {

@@ -12,25 +12,41 @@
 //! # Ok::<(), coresched_qemu::LaunchError>(())
 //! ```
 //!
-//! [`kernel`] builds the Image, [`qemu`] runs QEMU under a time-out, [`console`] reads the
-//! output the kernel/host contract defines, [`cli`] is `cargo qemu`'s command line, [`linux`]
-//! runs the benchmark's Linux peer, [`repeat`] runs one boot under many perturbation seeds.
+//! [`kernel`] builds the Image, [`qemu`] runs QEMU under a time-out, [`boot`] puts the two
+//! together into one boot and [`outcome`] is what came of it, [`gdb`] attaches a debugger, [`console`] reads the output the
+//! kernel/host contract defines, [`cli`] is `cargo qemu`'s command line and [`exit`] its exit
+//! statuses, [`reports`] writes JUnit XML ([`junit`]) and TAP 13 ([`tap13`]) for CI, [`linux`] runs the benchmark's Linux peer, [`repeat`] runs one boot under many
+//! perturbation seeds.
+//!
+//! Dependencies go one way: each module imports only modules named after it in
+//! `cli`, `linux`, `repeat`, `reports`, `junit`, `tap13`, `boot`, `gdb`, `exit`, `kernel`,
+//! `qemu`, `outcome`, `console`, `machine`, `error`, `host`.
+
+#![warn(missing_docs)]
 
 pub mod boot;
 pub mod cli;
 pub mod console;
 pub mod error;
+pub mod exit;
+pub mod gdb;
 mod host;
+pub mod junit;
 pub mod kernel;
 pub mod linux;
 pub mod machine;
+pub mod outcome;
 pub mod qemu;
 pub mod repeat;
+pub mod reports;
+pub mod tap13;
 
-pub use boot::{Boot, Outcome};
+pub use boot::Boot;
 pub use console::{BootLine, TapReport, TapResult, Totals};
 pub use error::LaunchError;
+pub use gdb::{DEFAULT_GDB_PORT, Gdb, GdbSession};
 pub use kernel::Profile;
 pub use machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
+pub use outcome::Outcome;
 pub use qemu::{Console, EXCLUSIVE_RUN_SMP, MAX_CONCURRENT_RUNS};
 pub use repeat::{Repeat, RepeatReport, RunRecord, Tally};

@@ -8,6 +8,9 @@ use std::path::Path;
 /// The most vCPUs QEMU `virt` runs (with GICv3); coresched's `MAX_CORES` matches it.
 pub const MAX_SMP: u32 = 512;
 
+/// Where RAM starts on QEMU `virt`; the loader puts an Image at this plus its `text_offset`.
+pub const VIRT_RAM_BASE: u64 = 0x4000_0000;
+
 /// The least guest memory the kernel is booted with, in MiB.
 pub const MIN_MEM_MIB: u32 = 128;
 

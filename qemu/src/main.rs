@@ -1,9 +1,12 @@
 //! `cargo qemu`: builds the kernel Image and boots it on QEMU `virt` (see `--help`).
 
+#![warn(missing_docs)]
+
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
-use coresched_qemu::cli::{self, Command, LAUNCH_FAILURE_EXIT_CODE, USAGE, USAGE_EXIT_CODE};
+use coresched_qemu::cli::{self, Command, USAGE, VERSION};
+use coresched_qemu::exit::{self, LAUNCH_FAILURE_EXIT_CODE, USAGE_EXIT_CODE};
 use coresched_qemu::linux;
 
 fn main() -> ExitCode {
@@ -19,7 +22,11 @@ fn main() -> ExitCode {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        Command::Boot(boot) => boot.run().map(|outcome| {
+        Command::Version => {
+            print!("{VERSION}");
+            return ExitCode::SUCCESS;
+        }
+        Command::Boot(boot, reports) => boot.run().and_then(|outcome| {
             if outcome.timed_out {
                 eprintln!(
                     "coresched-qemu: error: QEMU timed out after {} s and was ended \
@@ -27,7 +34,8 @@ fn main() -> ExitCode {
                     outcome.timeout.as_secs()
                 );
             }
-            cli::exit_code(&outcome)
+            reports.write(&boot.board(), &boot.kernel_command_line(), &outcome)?;
+            Ok(exit::status_of(&outcome))
         }),
         Command::Repeat(repeat) => repeat.run().map(|report| {
             print!("{report}");

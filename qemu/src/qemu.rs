@@ -17,11 +17,11 @@ use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::boot::Outcome;
 use crate::error::{LaunchError, describe, run_tool};
 use crate::host::{
     SIGKILL, SIGTERM, die_with_parent, find_on_path, is_root, signal_process, signal_process_group,
 };
+use crate::outcome::Outcome;
 
 /// QEMU's system emulator for 64-bit Arm.
 const QEMU_PROGRAM: &str = "qemu-system-aarch64";
@@ -153,14 +153,32 @@ pub(crate) fn run(
         .map(|err| copy_in_background(err, echo(Box::new(io::stderr()))));
     let (status, timed_out) = wait_or_end(child, console, timeout);
     let wall = started.elapsed();
-    Ok(Outcome {
+    let outcome = Outcome {
         console: console_reader.map(join_output).unwrap_or_default(),
         qemu_stderr: stderr_reader.map(join_output).unwrap_or_default(),
         status,
+        gdb_output: String::new(),
         timed_out,
         wall,
         timeout,
-    })
+    };
+    match start_failure(&outcome) {
+        Some(why) => Err(LaunchError::QemuFailed(why.to_owned())),
+        None => Ok(outcome),
+    }
+}
+
+/// QEMU's error line if it refused to start the machine: it exited 1 before the guest printed
+/// anything, saying why on stderr as `<program>: <why>`. A kernel that exits 1 (a failed test)
+/// has always printed its report first.
+fn start_failure(outcome: &Outcome) -> Option<&str> {
+    if outcome.timed_out || outcome.status.code() != Some(1) || !outcome.console.is_empty() {
+        return None;
+    }
+    outcome
+        .qemu_stderr
+        .lines()
+        .find_map(|line| line.strip_prefix(QEMU_PROGRAM)?.strip_prefix(": "))
 }
 
 /// Waits for `child` for up to `timeout`; past that, ends it and reports `timed_out`. In the
@@ -359,6 +377,33 @@ mod tests {
             }
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn a_machine_qemu_refuses_is_a_launch_error() {
+        let script = "echo \"qemu-system-aarch64: cannot set up guest memory 'mach-virt.ram': \
+                      Cannot allocate memory\" >&2; exit 1";
+        let error = run(
+            Path::new("/bin/sh"),
+            &shell(script),
+            Console::Captured,
+            Duration::from_secs(30),
+        )
+        .expect_err("QEMU refused");
+        assert_eq!(
+            error.to_string(),
+            "QEMU could not start the machine: cannot set up guest memory 'mach-virt.ram': \
+             Cannot allocate memory"
+        );
+        // A guest that printed its report and exited 1 is a failed test, not a launch error.
+        let failed_test = run(
+            Path::new("/bin/sh"),
+            &shell("echo '0 passed, 1 failed'; echo 'qemu-system-aarch64: x' >&2; exit 1"),
+            Console::Captured,
+            Duration::from_secs(30),
+        )
+        .expect("a finished run");
+        assert_eq!(failed_test.status.code(), Some(1));
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl Repeat {
             let record = RunRecord {
                 seed,
                 exit_code: outcome.exit_code(),
-                ending: ending(&outcome),
+                ending: outcome.ending(),
                 tap: outcome.tap(),
             };
             if !record.passed() {
@@ -86,21 +86,6 @@ impl Repeat {
             flags: self.flags.clone(),
             runs,
         })
-    }
-}
-
-/// How a boot ended, in a few words: `exit status N`, `timed out after N s` or
-/// `ended by signal N`.
-fn ending(outcome: &crate::Outcome) -> String {
-    if outcome.timed_out {
-        format!("timed out after {} s", outcome.timeout.as_secs())
-    } else if let Some(signal) = outcome.signal() {
-        format!("ended by signal {signal}")
-    } else {
-        match outcome.exit_code() {
-            Some(code) => format!("exit status {code}"),
-            None => outcome.status.to_string(),
-        }
     }
 }
 

@@ -1,0 +1,86 @@
+//! gdb on a real boot: QEMU starts halted, the launcher runs `gdb-multiarch` in batch mode with
+//! the command it prints (the ELF's symbols loaded at the Image's load address), a breakpoint on
+//! a kernel function is hit with a backtrace, and the kernel then runs to its end.
+//!
+//! gdb-multiarch is installed like QEMU when missing (as root with apt-get); where it cannot
+//! be, the test says why and passes without booting.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use coresched_qemu::gdb::{self, find_gdb};
+use coresched_qemu::kernel::{self, BuildOutput};
+use coresched_qemu::{Boot, Gdb, GdbSession, Profile};
+
+/// A TCP port nothing listens on now, for QEMU's gdb server (so a user's QEMU on 1234 is left
+/// alone).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+#[test]
+fn a_breakpoint_on_a_kernel_function_is_hit_with_a_backtrace() {
+    if let Err(error) = find_gdb() {
+        eprintln!("SKIPPED: gdb-multiarch is not available: {error}");
+        return;
+    }
+    let script = [
+        "break coresched::demo::run",
+        "continue",
+        "backtrace",
+        "delete",
+        "continue",
+    ];
+    let session = GdbSession::Batch(script.map(str::to_owned).to_vec());
+    let outcome = Boot::new()
+        .profile(Profile::Release)
+        .gdb(Some(Gdb::on_port(free_port()).session(session)))
+        .timeout(Duration::from_secs(120))
+        .run()
+        .unwrap_or_else(|error| panic!("could not boot: {error}"));
+    let transcript = format!(
+        "{}\n--- gdb ---\n{}",
+        outcome.transcript(),
+        outcome.gdb_output
+    );
+    let gdb_output = &outcome.gdb_output;
+    assert!(
+        gdb_output.contains("Breakpoint 1, coresched::demo::run"),
+        "the breakpoint was hit: {transcript}"
+    );
+    let frames: Vec<&str> = gdb_output
+        .lines()
+        .filter(|line| line.starts_with('#'))
+        .collect();
+    assert!(
+        frames
+            .first()
+            .is_some_and(|frame| frame.starts_with("#0  coresched::demo::run")),
+        "frame 0 is the function: {transcript}"
+    );
+    assert!(
+        frames
+            .get(1)
+            .is_some_and(|frame| frame.contains("in coresched::kernel::run")
+                && frame.contains("src/kernel/run.rs:")),
+        "frame 1 is its caller, with a source line: {transcript}"
+    );
+    // After the breakpoint is deleted, the kernel finishes the demo and exits through QEMU.
+    assert_eq!(outcome.exit_code(), Some(0), "{transcript}");
+    assert!(
+        outcome.console.contains("demo: 4 of 4 cores answered"),
+        "{transcript}"
+    );
+    // The symbols were loaded where the kernel says it runs.
+    let image = kernel::build(Profile::Release, &[], BuildOutput::Captured)
+        .expect("built above")
+        .image;
+    let load_address = gdb::load_address(&image).expect("the Image's header");
+    assert!(
+        outcome
+            .console
+            .contains(&format!("image at {load_address:#x}")),
+        "the kernel runs at {load_address:#x}: {transcript}"
+    );
+}
