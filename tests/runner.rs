@@ -28,7 +28,8 @@ fn cargo_run_boots_the_kernel_it_built_with_the_launchers_flags() {
         stdout.contains("ok 1 - boot::cores_online # cores=2 "),
         "{transcript}"
     );
-    assert!(stdout.ends_with("1 passed, 0 failed\n"), "{transcript}");
+    // The console ends lines with CR LF, as a serial console does.
+    assert!(stdout.ends_with("1 passed, 0 failed\r\n"), "{transcript}");
     assert!(
         stderr.contains("coresched-qemu: smp=2 gic=3 cpu=cortex-a72 el=1 mem=1024M bootargs=\"test=boot::cores_online\": boot: 2 cores online"),
         "{transcript}"
