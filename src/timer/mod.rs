@@ -108,6 +108,7 @@ pub type CoreTimerQueue = IrqSpinLock<CoreTimers>;
 /// An empty [`CoreTimerQueue`], to copy into the memory carved for one at boot. A constant, so
 /// the copy comes straight from the image: built at run time, the value (hundreds of KiB)
 /// would pass through the boot stack.
+#[cfg(target_os = "none")]
 #[expect(
     clippy::declare_interior_mutable_const,
     reason = "only ever used to initialise a fresh queue: each use is a new, unshared value"
