@@ -121,12 +121,12 @@ pub fn wait_for_event() {
     aarch64_cpu::asm::wfe();
 }
 
-/// Wakes every core waiting in [`wait_for_event`] (`sev`, after a barrier so the store that
-/// released the lock is visible first).
+/// Wakes every core waiting in [`wait_for_event`] (`sev`). No barrier: a waiter woken before
+/// the releasing store is visible finds the lock still held and waits again, until the next
+/// event (at the latest the timer's event stream).
 #[inline(always)]
 pub fn send_event() {
-    // SAFETY: a barrier and an event hint: no memory is accessed, nothing else changes.
-    unsafe { core::arch::asm!("dsb ishst", "sev", options(nostack, preserves_flags)) };
+    aarch64_cpu::asm::sev();
 }
 
 /// Waits for an interrupt (the idle state). Returns after any interrupt became pending, even
