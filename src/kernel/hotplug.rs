@@ -31,8 +31,13 @@ pub enum HotplugError {
 const TRANSITION_LIMIT: Duration = Duration::from_secs(10);
 
 fn wait_for_state(core: usize, wanted: CoreState) -> Result<(), HotplugError> {
+    wait_until(|| CORE_TABLE.state(core) == wanted)
+}
+
+/// Sleeps in short steps until `done()`, or fails after [`TRANSITION_LIMIT`].
+fn wait_until(done: impl Fn() -> bool) -> Result<(), HotplugError> {
     let give_up = Instant::now().saturating_add(TRANSITION_LIMIT);
-    while CORE_TABLE.state(core) != wanted {
+    while !done() {
         if Instant::now() >= give_up {
             return Err(HotplugError::TimedOut);
         }
@@ -51,7 +56,10 @@ pub fn core_offline(core: usize) -> Result<(), HotplugError> {
         .change_state(core, CoreState::GoingOffline)
         .map_err(|_| HotplugError::NotAllowed(CORE_TABLE.state(core)))?;
     crate::sched::scheduler::request_offline(core);
-    wait_for_state(core, CoreState::Offline)
+    wait_for_state(core, CoreState::Offline)?;
+    // The core marked itself offline just before PSCI `CPU_OFF`: it is off only once the
+    // firmware says so (a `CPU_ON` before that is refused).
+    wait_until(|| smp::is_powered_off(core))
 }
 
 /// Brings an offline `core` back: it restarts with `CPU_ON` and rejoins scheduling. Returns once
@@ -67,13 +75,7 @@ pub fn core_online(core: usize) -> Result<(), HotplugError> {
         }
         return Err(HotplugError::Firmware);
     }
-    let give_up = Instant::now().saturating_add(TRANSITION_LIMIT);
-    while !percpu::core(core).is_online() {
-        if Instant::now() >= give_up {
-            return Err(HotplugError::TimedOut);
-        }
-        crate::sched::sleep_for(Duration::from_micros(200));
-    }
+    wait_until(|| percpu::core(core).is_online())?;
     CORE_TABLE
         .change_state(core, CoreState::Online)
         .map(|_| ())

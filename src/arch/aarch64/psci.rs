@@ -36,6 +36,17 @@ pub fn cpu_on(target: u64, entry: u64, context: u64) -> Result<(), psci::error::
     }
 }
 
+/// Whether every core with MPIDR `target` is powered off (PSCI `AFFINITY_INFO`): `None` if the
+/// firmware cannot say.
+pub fn is_off(target: u64) -> Option<bool> {
+    let state = match CONDUIT.load(Ordering::Relaxed) {
+        HVC => psci::affinity_info::<Hvc>(target, psci::LowestAffinityLevel::All),
+        SMC => psci::affinity_info::<Smc>(target, psci::LowestAffinityLevel::All),
+        _ => return None,
+    };
+    state.ok().map(|state| state == psci::AffinityState::Off)
+}
+
 /// Powers the calling core off. Returns only if PSCI refused.
 pub fn cpu_off() -> Result<(), psci::error::Error> {
     match CONDUIT.load(Ordering::Relaxed) {

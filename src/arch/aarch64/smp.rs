@@ -160,6 +160,13 @@ pub fn power_off_this_core() -> ! {
     super::stop::park()
 }
 
+/// Whether core `index` is powered off, as the firmware says (PSCI `AFFINITY_INFO`); a core
+/// going offline marks itself offline a moment before it is. `true` if the firmware cannot
+/// say (no PSCI, or no such call), as then nothing better can be known.
+pub fn is_powered_off(index: usize) -> bool {
+    super::psci::is_off(percpu::core(index).mpidr()).unwrap_or(true)
+}
+
 /// Starts core `index` again after it went offline, with the record and stacks it booted with.
 pub fn restart_core(index: usize) -> Result<(), StartError> {
     let record = (&raw const SECONDARY_BOOT)
