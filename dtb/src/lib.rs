@@ -34,9 +34,10 @@ pub struct Report {
 pub enum Verdict {
     /// coresched would boot there.
     Ok {
-        /// How many cores it would run on.
+        /// How many CPUs discovery keeps (a known enable method, or none).
         cores: usize,
-        /// How they are started: `psci/hvc`, `psci/smc`, `spin-table`, `mixed` or `boot CPU only`.
+        /// How they are started: `psci/hvc`, `psci/smc`, `spin-table`, `mixed`, or
+        /// `no enable-method` (only the boot CPU runs).
         started: &'static str,
         /// `GICv2` or `GICv3`.
         gic: &'static str,
@@ -216,8 +217,8 @@ fn refused(message: String, reason: String) -> Report {
     }
 }
 
-/// How the cores are started: by PSCI (with its conduit), spin tables, both, or not at all
-/// (only the boot CPU, which names no method).
+/// How the cores are started: by PSCI (with its conduit), spin tables, both, or by nothing
+/// (no CPU names an enable method: only the boot CPU runs).
 fn started(platform: &Platform<'_>) -> &'static str {
     let uses = |wanted: fn(&EnableMethod) -> bool| {
         platform.cpus.iter().any(|cpu| wanted(&cpu.enable_method))
@@ -229,7 +230,7 @@ fn started(platform: &Platform<'_>) -> &'static str {
         (true, false, Some(PsciConduit::Smc)) => "psci/smc",
         (true, false, _) => "psci/hvc",
         (false, true, _) => "spin-table",
-        (false, false, _) => "boot CPU only",
+        (false, false, _) => "no enable-method",
     }
 }
 

@@ -21,7 +21,7 @@ fn qemu_virt_dtbs_are_ok_with_their_cores_gic_console_and_memory() {
     let cases = [
         (
             "virt-gicv3-smp1.dtb",
-            "ok 1 core (boot CPU only), GICv3, console=arm,pl011, 1 GiB in 1 region",
+            "ok 1 core (no enable-method), GICv3, console=arm,pl011, 1 GiB in 1 region",
         ),
         (
             "virt-gicv3-smp4.dtb",
