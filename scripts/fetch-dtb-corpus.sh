@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the board DTBs of Debian's current arm64 Linux kernel package into
-# target/dtb-corpus/<vendor>/*.dtb, the corpus that `platform::dtb::corpus` measures
-# `discover` against. Uses apt-get with a private state directory for arm64 and the host's
+# target/dtb-corpus/<vendor>/*.dtb, the corpus that `cargo dtb --summary target/dtb-corpus`
+# measures `discover` against. Uses apt-get with a private state directory for arm64 and the host's
 # own apt sources, like `cargo qemu -- --vs-linux`: the host's dpkg state is not touched.
 # Needs apt-get, apt-cache, dpkg-deb (Debian or Ubuntu). The corpus is never committed.
 set -euo pipefail

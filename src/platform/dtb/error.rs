@@ -1,4 +1,5 @@
-//! Why a DTB cannot be used: [`DtbError`], whose `Display` is the one line the boot prints.
+//! Why a DTB cannot be used: [`DtbError`], whose `Display` is the one line the boot prints,
+//! and [`Reason`], that line with its numbers left out, for counting refusals by kind.
 
 use core::fmt;
 
@@ -73,6 +74,57 @@ pub enum DtbError {
         /// The capacity.
         limit: usize,
     },
+}
+
+impl DtbError {
+    /// The message with every number written as `N`, so that refusals differing only in a CPU
+    /// node index or a byte offset read the same. Digits inside a word (`pl011`) stay.
+    pub fn reason(&self) -> Reason<'_> {
+        Reason(self)
+    }
+}
+
+/// A [`DtbError`]'s message with its numbers written as `N`: see [`DtbError::reason`].
+#[derive(Clone, Copy, Debug)]
+pub struct Reason<'a>(&'a DtbError);
+
+impl fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write as _;
+        let mut out = NumbersAsN {
+            out: f,
+            previous: ' ',
+            in_number: false,
+        };
+        write!(out, "{}", self.0)
+    }
+}
+
+/// Writes text to `out` with each number (decimal, or hexadecimal after `0x`) as one `N`.
+struct NumbersAsN<'a, 'f> {
+    out: &'a mut fmt::Formatter<'f>,
+    previous: char,
+    in_number: bool,
+}
+
+impl fmt::Write for NumbersAsN<'_, '_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        for next in text.chars() {
+            let previous = self.previous;
+            self.in_number = if self.in_number {
+                next.is_ascii_hexdigit() || next == 'x'
+            } else {
+                next.is_ascii_digit() && !previous.is_ascii_alphanumeric()
+            };
+            if !self.in_number {
+                self.out.write_char(next)?;
+            } else if !previous.is_ascii_alphanumeric() {
+                self.out.write_char('N')?;
+            }
+            self.previous = next;
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Display for DtbError {

@@ -22,7 +22,6 @@ use std::string::String;
 use std::time::{Duration, Instant};
 use std::vec::Vec;
 
-use super::corpus::reason;
 use super::fdt::{
     Fdt, OFF_DT_STRINGS, OFF_DT_STRUCT, OFF_SIZE_DT_STRINGS, OFF_SIZE_DT_STRUCT, OFF_TOTALSIZE,
     Token, be32,
@@ -412,7 +411,7 @@ fn run(blobs: usize, seed: u64) -> Outcome {
                 }
                 Err(error) => {
                     assert!(!error.to_string().is_empty());
-                    Some(reason(&error))
+                    Some(error.reason().to_string())
                 }
             }
         }));

@@ -13,8 +13,6 @@ mod fdt;
 mod platform;
 
 #[cfg(test)]
-mod corpus;
-#[cfg(test)]
 mod fuzz;
 #[cfg(test)]
 mod tests;
@@ -24,7 +22,7 @@ use core::num::NonZeroU64;
 
 use heapless::Vec;
 
-pub use error::DtbError;
+pub use error::{DtbError, Reason};
 use fdt::{FDT_MAGIC, Fdt, MAX_DEPTH, Node, OFF_TOTALSIZE, Property, be32};
 pub use fdt::{FdtError, HEADER_SIZE, StringList};
 pub use platform::{
@@ -94,6 +92,18 @@ pub fn blob_size(header: &[u8]) -> Result<usize, DtbError> {
 /// the [`Platform`]. Any malformed, missing or unsupported part the kernel needs is an `Err`;
 /// a console it cannot drive, or none, is not (see [`Platform::console`]). Never panics.
 pub fn discover(blob: &[u8]) -> Result<Platform<'_>, DtbError> {
+    discover_with(blob, None)
+}
+
+/// [`discover`] as on a board whose bootloader adds a `/memory` node: where the DTB has no
+/// non-empty `/memory`, `ram` is the RAM; otherwise the DTB's own. For host checks of board
+/// DTBs (`cargo dtb`), which ship without one when the bootloader fills it in.
+pub fn discover_assuming_memory(blob: &[u8], ram: PhysRegion) -> Result<Platform<'_>, DtbError> {
+    discover_with(blob, Some(ram))
+}
+
+/// [`discover`], with `ram` standing in for a missing `/memory` if given.
+fn discover_with(blob: &[u8], ram: Option<PhysRegion>) -> Result<Platform<'_>, DtbError> {
     let totalsize = blob_size(blob)?;
     let blob = blob.get(..totalsize).ok_or(DtbError::Truncated {
         totalsize,
@@ -120,7 +130,7 @@ pub fn discover(blob: &[u8]) -> Result<Platform<'_>, DtbError> {
         return Err(DtbError::MissingNode("PSCI 0.2+ (/psci)"));
     }
     Ok(Platform {
-        memory: memory(&fdt)?,
+        memory: memory(&fdt, ram)?,
         reserved,
         cpus,
         skipped_cpus,
@@ -482,8 +492,12 @@ fn interrupt_controller(located: &Located<'_>) -> Result<Gic, DtbError> {
 }
 
 /// RAM: the non-empty `reg` entries of every available top-level `/memory*` node (or
-/// `device_type = "memory"`). Empty ones are placeholders that a bootloader fills in.
-fn memory(fdt: &Fdt<'_>) -> Result<Vec<PhysRegion, MAX_MEMORY_REGIONS>, DtbError> {
+/// `device_type = "memory"`). Empty ones are placeholders that a bootloader fills in; without
+/// any non-empty one, `ram` if given.
+fn memory(
+    fdt: &Fdt<'_>,
+    ram: Option<PhysRegion>,
+) -> Result<Vec<PhysRegion, MAX_MEMORY_REGIONS>, DtbError> {
     const NODE: &str = "/memory";
     let is_memory = |node: &Node<'_>| {
         (node.name_without_address() == b"memory"
@@ -508,7 +522,8 @@ fn memory(fdt: &Fdt<'_>) -> Result<Vec<PhysRegion, MAX_MEMORY_REGIONS>, DtbError
         }
     }
     if memory.is_empty() {
-        return Err(DtbError::MissingNode("non-empty /memory"));
+        let ram = ram.ok_or(DtbError::MissingNode("non-empty /memory"))?;
+        push_region(&mut memory, ram, "memory")?;
     }
     Ok(memory)
 }

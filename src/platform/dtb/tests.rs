@@ -686,3 +686,30 @@ fn truncated_blobs_are_rejected() {
         }
     }
 }
+
+#[test]
+fn assumed_memory_stands_in_only_where_the_dtb_has_none() {
+    assert_eq!(
+        discover_err(ROCK_PI_4B),
+        DtbError::MissingNode("non-empty /memory")
+    );
+    let ram = region(0x8000_0000, 0x1000_0000);
+    let platform = discover_assuming_memory(ROCK_PI_4B, ram).unwrap();
+    assert_eq!(platform.memory.as_slice(), &[ram]);
+    let platform = discover_assuming_memory(GICV3_SMP4, ram).unwrap();
+    assert_eq!(platform.memory, discover(GICV3_SMP4).unwrap().memory);
+    assert_ne!(platform.memory.as_slice(), &[ram]);
+}
+
+#[test]
+fn a_reason_writes_numbers_as_n_but_keeps_digits_inside_words() {
+    let error = DtbError::BadCpu {
+        index: 12,
+        property: "reg",
+        expected: "pl011 at 0x9000000",
+    };
+    assert_eq!(
+        error.reason().to_string(),
+        "DTB CPU node #N: `reg` missing or unusable (expected pl011 at N)"
+    );
+}

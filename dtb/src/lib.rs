@@ -1,0 +1,377 @@
+//! What coresched would do on a board, read from the board's DTB with the kernel's own
+//! discovery code: [`check`] runs `coresched::platform::dtb::discover` (adding RAM where the
+//! DTB has no `/memory`, as a bootloader does), parses the bootargs and picks the console as
+//! `start_console` does (the stdout UART through a family driver, else `earlycon=`, else none).
+//! [`dtb_files`] finds the DTBs under a directory and [`Tally`] counts outcomes, for measuring
+//! a whole corpus.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use coresched::platform::bootargs;
+use coresched::platform::dtb::{
+    self, Cpu, EnableMethod, Gic, PhysRegion, Platform, PsciConduit, Uart,
+};
+use coresched::platform::uart::UartConfig;
+
+/// The RAM a check assumes when the DTB has no non-empty `/memory` (a bootloader adds one):
+/// 1 GiB at 1 GiB, clear of the low device space most boards use.
+const ASSUMED_RAM: (u64, u64) = (0x4000_0000, 0x4000_0000);
+
+/// What coresched would do with one DTB: the one-line verdict and, for `-v`, the details.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// The verdict: `ok ...` or `refused: ...`.
+    pub verdict: Verdict,
+    /// One line per CPU, region, console choice and skipped part (empty when refused).
+    pub details: Vec<String>,
+}
+
+/// The one-line verdict on a DTB; `Display` gives the text after `<file>: `.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// coresched would boot there.
+    Ok {
+        /// How many CPUs discovery keeps (a known enable method, or none).
+        cores: usize,
+        /// How they are started: `psci/hvc`, `psci/smc`, `spin-table`, `mixed`, or
+        /// `no enable-method` (only the boot CPU runs).
+        started: &'static str,
+        /// `GICv2` or `GICv3`.
+        gic: &'static str,
+        /// The console: the stdout UART's first compatible, `earlycon=...`, or `None`.
+        console: Option<String>,
+        /// The console driver family (`pl011`, `8250`, ...), if there is a console.
+        family: Option<&'static str>,
+        /// The RAM, e.g. `2 GiB in 1 region`, or that the DTB has none.
+        memory: String,
+        /// Why there is no console, if there is none.
+        no_console: Option<String>,
+    },
+    /// coresched would stop there, with this message.
+    Refused {
+        /// The kernel's message.
+        message: String,
+        /// The message with its numbers written as `N`, for counting refusals by kind.
+        reason: String,
+    },
+}
+
+impl Verdict {
+    /// Whether coresched would boot there.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Self::Ok { .. })
+    }
+
+    /// The row of a [`Tally`] this verdict counts in.
+    fn outcome(&self) -> String {
+        match self {
+            Self::Ok {
+                family: Some(family),
+                ..
+            } => format!("ok, console ({family} driver)"),
+            Self::Ok { no_console, .. } => format!(
+                "ok, no console: {}",
+                no_console.as_deref().unwrap_or("none named")
+            ),
+            Self::Refused { reason, .. } => format!("refused: {reason}"),
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ok {
+                cores,
+                started,
+                gic,
+                console,
+                memory,
+                ..
+            } => write!(
+                f,
+                "ok {} ({started}), {gic}, console={}, {memory}",
+                plural(*cores, "core"),
+                console.as_deref().unwrap_or("none")
+            ),
+            Self::Refused { message, .. } => write!(f, "refused: {message}"),
+        }
+    }
+}
+
+/// Checks one DTB as the kernel would read it at boot.
+pub fn check(blob: &[u8]) -> Report {
+    let assumed = PhysRegion::new(ASSUMED_RAM.0, ASSUMED_RAM.1).expect("a region below 2^64");
+    let has_memory = !matches!(dtb::discover(blob), Err(dtb::DtbError::MissingNode(node)) if node == "non-empty /memory");
+    let platform = match dtb::discover_assuming_memory(blob, assumed) {
+        Ok(platform) => platform,
+        Err(error) => return refused(error.to_string(), error.reason().to_string()),
+    };
+    let args = match bootargs::parse(platform.bootargs) {
+        Ok(args) => args,
+        Err(error) => {
+            let message = error.to_string();
+            return refused(message.clone(), message);
+        }
+    };
+    let mut details = Vec::new();
+    for cpu in &platform.cpus {
+        details.push(cpu_line(cpu, platform.psci));
+    }
+    for cpu in &platform.skipped_cpus {
+        details.push(format!(
+            "cpu {:#x}: skipped, unknown enable-method {:?}",
+            cpu.mpidr, cpu.enable_method
+        ));
+    }
+    details.push(gic_line(&platform.gic));
+    let memory = if has_memory {
+        for region in &platform.memory {
+            details.push(format!("memory {}", region_text(region)));
+        }
+        format!(
+            "{} in {}",
+            size_text(platform.memory.iter().map(PhysRegion::size).sum()),
+            plural(platform.memory.len(), "region")
+        )
+    } else {
+        details.push(format!(
+            "memory: none in the DTB; checked with {} added, as a bootloader would",
+            region_text(&assumed)
+        ));
+        "memory=none in the DTB (a bootloader adds it)".to_string()
+    };
+    for region in &platform.reserved {
+        details.push(format!("reserved {}", region_text(region)));
+    }
+    let dtb_console = platform.console.as_ref().and_then(|uart| {
+        let config = UartConfig::from_compatible(
+            uart.compatible.iter(),
+            usize::try_from(uart.regs.base()).ok()?,
+            uart.reg_shift,
+            uart.reg_io_width,
+        )?;
+        Some((uart, config))
+    });
+    let (console, family, no_console) = match (dtb_console, args.earlycon) {
+        (Some((uart, config)), _) => {
+            details.push(format!("console: {}", uart_text(uart, config.family())));
+            let compatible = uart.compatible.first().unwrap_or("(no compatible)");
+            (Some(compatible.to_string()), Some(config.family()), None)
+        }
+        (None, earlycon) => {
+            let why = match &platform.console {
+                Some(uart) => format!(
+                    "stdout UART {} has no driver",
+                    uart.compatible.first().unwrap_or("(no compatible)")
+                ),
+                None => "no /chosen/stdout-path".to_string(),
+            };
+            details.push(format!("console: {why}"));
+            match earlycon {
+                Some(config) => {
+                    details.push(format!(
+                        "console: earlycon= {} at {:#x}",
+                        config.family(),
+                        config.base()
+                    ));
+                    let word = platform
+                        .bootargs
+                        .split_ascii_whitespace()
+                        .find(|word| word.starts_with("earlycon="))
+                        .unwrap_or("earlycon=");
+                    (Some(word.to_string()), Some(config.family()), None)
+                }
+                None => (None, None, Some(why)),
+            }
+        }
+    };
+    if !platform.bootargs.is_empty() {
+        details.push(format!("bootargs: {:?}", platform.bootargs));
+    }
+    Report {
+        verdict: Verdict::Ok {
+            cores: platform.cpus.len(),
+            started: started(&platform),
+            gic: match platform.gic {
+                Gic::V2 { .. } => "GICv2",
+                Gic::V3 { .. } => "GICv3",
+            },
+            console,
+            family,
+            memory,
+            no_console,
+        },
+        details,
+    }
+}
+
+/// A refusal, with no details.
+fn refused(message: String, reason: String) -> Report {
+    Report {
+        verdict: Verdict::Refused { message, reason },
+        details: Vec::new(),
+    }
+}
+
+/// How the cores are started: by PSCI (with its conduit), spin tables, both, or by nothing
+/// (no CPU names an enable method: only the boot CPU runs).
+fn started(platform: &Platform<'_>) -> &'static str {
+    let uses = |wanted: fn(&EnableMethod) -> bool| {
+        platform.cpus.iter().any(|cpu| wanted(&cpu.enable_method))
+    };
+    let psci = uses(|method| *method == EnableMethod::Psci);
+    let spin_table = uses(|method| matches!(method, EnableMethod::SpinTable { .. }));
+    match (psci, spin_table, platform.psci) {
+        (true, true, _) => "mixed",
+        (true, false, Some(PsciConduit::Smc)) => "psci/smc",
+        (true, false, _) => "psci/hvc",
+        (false, true, _) => "spin-table",
+        (false, false, _) => "no enable-method",
+    }
+}
+
+/// One CPU's MPIDR and enable method.
+fn cpu_line(cpu: &Cpu, psci: Option<PsciConduit>) -> String {
+    let method = match cpu.enable_method {
+        EnableMethod::Psci => format!(
+            "psci over {}",
+            if psci == Some(PsciConduit::Smc) {
+                "smc"
+            } else {
+                "hvc"
+            }
+        ),
+        EnableMethod::SpinTable { release_addr } => {
+            format!("spin-table, release address {release_addr:#x}")
+        }
+        EnableMethod::Missing => "no enable-method (only the boot CPU runs without one)".into(),
+    };
+    format!("cpu {:#x}: {method}", cpu.mpidr)
+}
+
+/// The GIC's version and frames.
+fn gic_line(gic: &Gic) -> String {
+    match gic {
+        Gic::V2 {
+            distributor,
+            cpu_interface,
+        } => format!(
+            "GICv2: distributor {}, CPU interface {}",
+            region_text(distributor),
+            region_text(cpu_interface)
+        ),
+        Gic::V3 {
+            distributor,
+            redistributors,
+        } => {
+            let redistributors: Vec<_> = redistributors.iter().map(region_text).collect();
+            format!(
+                "GICv3: distributor {}, redistributors {}",
+                region_text(distributor),
+                redistributors.join(", ")
+            )
+        }
+    }
+}
+
+/// The stdout UART as the console driver sees it.
+fn uart_text(uart: &Uart<'_>, family: &str) -> String {
+    let compatible: Vec<_> = uart.compatible.iter().collect();
+    let cell = |value: Option<u32>| value.map_or("default".to_string(), |value| value.to_string());
+    format!(
+        "{} at {:#x}, reg-shift {}, reg-io-width {}: {family} driver",
+        compatible.join(" "),
+        uart.regs.base(),
+        cell(uart.reg_shift),
+        cell(uart.reg_io_width)
+    )
+}
+
+/// `0xBASE..0xEND (SIZE)`.
+fn region_text(region: &PhysRegion) -> String {
+    format!(
+        "{:#x}..{:#x} ({})",
+        region.base(),
+        region.end(),
+        size_text(region.size())
+    )
+}
+
+/// A size in the largest binary unit that divides it exactly: `2 GiB`, `1536 MiB`, `12 B`.
+fn size_text(bytes: u64) -> String {
+    const UNITS: [(u32, &str); 4] = [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")];
+    UNITS
+        .iter()
+        .find(|(shift, _)| bytes != 0 && bytes.trailing_zeros() >= *shift)
+        .map_or(format!("{bytes} B"), |(shift, unit)| {
+            format!("{} {unit}", bytes >> shift)
+        })
+}
+
+/// `1 region`, `3 regions`.
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("{count} {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// Every `*.dtb` under `dir`, recursively, sorted.
+pub fn dtb_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut pending = vec![dir.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|extension| extension == "dtb") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// How many DTBs end in each outcome (ok by console driver, ok without a console by why,
+/// refused by reason), with an example of each; `Display` gives a Markdown table.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    outcomes: BTreeMap<String, (usize, String)>,
+    total: usize,
+}
+
+impl Tally {
+    /// Counts `verdict`, reached for the DTB `name`.
+    pub fn add(&mut self, name: &str, verdict: &Verdict) {
+        self.total += 1;
+        self.outcomes
+            .entry(verdict.outcome())
+            .or_insert_with(|| (0, name.to_string()))
+            .0 += 1;
+    }
+}
+
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rows: Vec<_> = self.outcomes.iter().collect();
+        rows.sort_by_key(|(outcome, (count, _))| {
+            (outcome.starts_with("refused"), usize::MAX - count)
+        });
+        writeln!(f, "| outcome | DTBs | e.g. |")?;
+        writeln!(f, "| --- | ---: | --- |")?;
+        for (outcome, (count, example)) in rows {
+            writeln!(f, "| {outcome} | {count} | {example} |")?;
+        }
+        write!(f, "| total | {} | |", self.total)
+    }
+}
+
+#[cfg(test)]
+mod tests;
