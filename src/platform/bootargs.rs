@@ -119,7 +119,8 @@ pub struct BootArgs<'a> {
     pub seed: u64,
     /// `earlycon=NAME[,IOTYPE],ADDR[,OPTIONS]` (Linux's syntax): the UART to use when the DTB
     /// names no console the kernel can drive. The bare word `earlycon` (Linux: use the DTB's
-    /// console) is accepted and means the default, `None`.
+    /// console) is accepted and means the default, `None`; a value this kernel cannot use
+    /// (`earlycon=efifb`) counts as an unknown word.
     pub earlycon: Option<UartConfig>,
     unknown_words: Vec<&'a str, MAX_UNKNOWN_WORDS>,
     unknown_word_count: usize,
@@ -215,11 +216,12 @@ pub fn parse(line: &str) -> Result<BootArgs<'_>, BootArgError<'_>> {
             "rank-check" => args.rank_check = word.value("rank-check=on|off", on_off)?,
             "seed" => args.seed = word.value("seed=N with 0 <= N < 2^64", decimal)?,
             "earlycon" if word.value.is_none() => args.earlycon = None,
-            "earlycon" => {
-                let expected = "earlycon=NAME[,IOTYPE],ADDR[,OPTIONS], NAME one of pl011, \
-                                uart8250, uart, ns16550a, cdns, ...";
-                args.earlycon = Some(word.value(expected, |value| earlycon::parse(value).ok())?);
-            }
+            // A console this kernel has no driver for (`earlycon=efifb`, `earlycon=tty0`) is
+            // ignored with the other unknown words, as Linux ignores it.
+            "earlycon" => match word.value.map(earlycon::parse) {
+                Some(Ok(uart)) => args.earlycon = Some(uart),
+                _ => args.add_unknown_word(text),
+            },
             _ => args.add_unknown_word(text),
         }
     }
@@ -496,11 +498,12 @@ mod tests {
     }
 
     #[test]
-    fn earlycon_names_a_uart_or_is_an_error() {
+    fn earlycon_names_a_uart_or_is_ignored() {
         let args = parse("earlycon=pl011,0x9000000").unwrap();
         assert_eq!(args.earlycon, Some(UartConfig::pl011(0x900_0000)));
         assert_eq!(parse("earlycon").unwrap().earlycon, None);
-        let error = parse("earlycon=nosuch,0x1000").unwrap_err();
-        assert_eq!(error.word, "earlycon=nosuch,0x1000");
+        let unknown = parse("earlycon=efifb earlycon=tty0").unwrap();
+        assert_eq!(unknown.earlycon, None);
+        assert_eq!(unknown.unknown_words(), ["earlycon=efifb", "earlycon=tty0"]);
     }
 }
