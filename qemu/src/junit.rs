@@ -73,19 +73,9 @@ fn test_case(result: &TapResult) -> TestCase {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::process::ExitStatusExt;
-    use std::process::ExitStatus;
 
     fn outcome(console: &str, code: i32) -> Outcome {
-        Outcome {
-            console: console.to_owned(),
-            qemu_stderr: String::new(),
-            status: ExitStatus::from_raw(code << 8),
-            gdb_output: String::new(),
-            timed_out: false,
-            wall: Duration::from_millis(1500),
-            timeout: Duration::from_secs(1),
-        }
+        Outcome::finished(console, code, Duration::from_millis(1500))
     }
 
     #[test]

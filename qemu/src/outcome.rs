@@ -32,6 +32,23 @@ pub struct Outcome {
     pub timeout: Duration,
 }
 
+#[cfg(test)]
+impl Outcome {
+    /// A run that printed `console` and exited with `code` after `wall`, for unit tests of what
+    /// is made of an outcome.
+    pub(crate) fn finished(console: &str, code: i32, wall: Duration) -> Self {
+        Self {
+            console: console.to_owned(),
+            qemu_stderr: String::new(),
+            status: ExitStatus::from_raw(code << 8),
+            gdb_output: String::new(),
+            timed_out: false,
+            wall,
+            timeout: Duration::from_secs(1),
+        }
+    }
+}
+
 impl Outcome {
     /// The exit status the kernel chose (0 passed, 1 a test failed, 3 kernel panic or boot
     /// error); `None` if QEMU timed out or was ended by a signal.

@@ -45,20 +45,10 @@ pub fn tap13(outcome: &Outcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::process::ExitStatusExt;
-    use std::process::ExitStatus;
     use std::time::Duration;
 
     fn outcome(console: &str, code: i32) -> Outcome {
-        Outcome {
-            console: console.to_owned(),
-            qemu_stderr: String::new(),
-            status: ExitStatus::from_raw(code << 8),
-            gdb_output: String::new(),
-            timed_out: false,
-            wall: Duration::ZERO,
-            timeout: Duration::from_secs(1),
-        }
+        Outcome::finished(console, code, Duration::ZERO)
     }
 
     #[test]
