@@ -211,25 +211,12 @@ fn publish(core: usize, queue: &CoreTimers) -> u64 {
 /// Arms a one-shot timer on `core` for `deadline_ns`. If it becomes that core's earliest, the
 /// core reprograms its hardware timer (directly, or after an SGI when `core` is another core).
 pub fn arm_on(core: usize, deadline_ns: u64, expiry: Expiry) -> Result<Timer, TimerError> {
-    let queue = queue_of(core)?;
-    crate::sync::perturb::point(crate::sync::perturb::Site::TimerArm);
-    let (handle, became_earliest) = {
-        let mut queue = queue.lock();
-        if CLOSED[core].load(Ordering::Relaxed) {
-            drop(queue);
-            return arm_on(HEIR[core].load(Ordering::Relaxed), deadline_ns, expiry);
-        }
-        let previous = queue.earliest_deadline();
-        let handle = queue
+    let (core, handle) = arm_with(core, deadline_ns, |queue| {
+        queue
             .explicit
             .insert(deadline_ns, expiry)
-            .map_err(|_| TimerError::QueueFull)?;
-        publish(core, &queue);
-        (handle, deadline_ns < previous)
-    };
-    if became_earliest {
-        hardware::reprogram_core(core);
-    }
+            .map_err(|_| TimerError::QueueFull)
+    })?;
     Ok(Timer { core, handle })
 }
 
@@ -245,24 +232,38 @@ pub fn arm_reserved(
     callback: fn(usize),
 ) -> Result<(), TimerError> {
     RESERVED_CALLBACK.call_once(|| callback);
-    let queue = queue_of(core)?;
+    arm_with(core, deadline_ns, |queue| {
+        queue.reserved.insert(&RESERVED, index, deadline_ns);
+        Ok(())
+    })
+    .map(|_| ())
+}
+
+/// Arms a timer due at `deadline_ns` on `core`, or on the core that took over its work while
+/// it is offline: `insert` puts it in the locked queue. Publishes the queue's new earliest
+/// deadline, and if the timer became the earliest the core reprograms its hardware timer
+/// (directly, or after an SGI). Returns the core the timer went to and what `insert` returned.
+fn arm_with<R>(
+    mut core: usize,
+    deadline_ns: u64,
+    insert: impl Fn(&mut CoreTimers) -> Result<R, TimerError>,
+) -> Result<(usize, R), TimerError> {
     crate::sync::perturb::point(crate::sync::perturb::Site::TimerArm);
-    let became_earliest = {
-        let mut queue = queue.lock();
+    let (armed, became_earliest) = loop {
+        let mut queue = queue_of(core)?.lock();
         if CLOSED[core].load(Ordering::Relaxed) {
-            drop(queue);
-            let heir = HEIR[core].load(Ordering::Relaxed);
-            return arm_reserved(heir, index, deadline_ns, callback);
+            core = HEIR[core].load(Ordering::Relaxed);
+            continue;
         }
         let previous = queue.earliest_deadline();
-        queue.reserved.insert(&RESERVED, index, deadline_ns);
+        let armed = insert(&mut queue)?;
         publish(core, &queue);
-        deadline_ns < previous
+        break (armed, deadline_ns < previous);
     };
     if became_earliest {
         hardware::reprogram_core(core);
     }
-    Ok(())
+    Ok((core, armed))
 }
 
 /// Cancels `timer`; returns whether it was still armed (false if it fired already).
