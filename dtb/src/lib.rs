@@ -1,7 +1,8 @@
 //! What coresched would do on a board, read from the board's DTB with the kernel's own
 //! discovery code: [`check`] runs `coresched::platform::dtb::discover` (adding RAM where the
-//! DTB has no `/memory`, as a bootloader does), parses the bootargs and picks the console as
-//! `start_console` does (the stdout UART through a family driver, else `earlycon=`, else none).
+//! DTB has no `/memory`, as a bootloader does), parses the bootargs and picks the console with
+//! the kernel's own `Platform::choose_console` (stdout-path, `earlycon=`, a `serialN` alias, the
+//! first UART with a driver, else none).
 //! [`dtb_files`] finds the DTBs under a directory and [`Tally`] counts outcomes, for measuring
 //! a whole corpus.
 
@@ -12,9 +13,8 @@ use std::path::{Path, PathBuf};
 
 use coresched::platform::bootargs;
 use coresched::platform::dtb::{
-    self, Cpu, EnableMethod, Gic, PhysRegion, Platform, PsciConduit, Uart,
+    self, ConsoleRule, Cpu, EnableMethod, Gic, PhysRegion, Platform, PsciConduit, Uart,
 };
-use coresched::platform::uart::UartConfig;
 
 /// The RAM a check assumes when the DTB has no non-empty `/memory` (a bootloader adds one):
 /// 1 GiB at 1 GiB, clear of the low device space most boards use.
@@ -34,11 +34,16 @@ pub struct Report {
 pub enum Verdict {
     /// coresched would boot there.
     Ok {
-        /// How many CPUs discovery keeps (a known enable method, or none).
+        /// How many cores would run: the boot CPU (taken to be the first in `/cpus`, as on
+        /// most boards) and every other CPU the kernel can start.
         cores: usize,
-        /// How they are started: `psci/hvc`, `psci/smc`, `spin-table`, `mixed`, or
-        /// `no enable-method` (only the boot CPU runs).
+        /// How many available CPUs `/cpus` lists.
+        listed: usize,
+        /// How the other cores are started: `psci/hvc`, `psci/smc`, `spin-table`, `mixed`, or
+        /// `boot core only`.
         started: &'static str,
+        /// Why the CPUs that stay off do (each reason once), if any do.
+        left_off: Option<String>,
         /// `GICv2` or `GICv3`.
         gic: &'static str,
         /// The console: the stdout UART's first compatible, `earlycon=...`, or `None`.
@@ -69,13 +74,23 @@ impl Verdict {
     fn outcome(&self) -> String {
         match self {
             Self::Ok {
-                family: Some(family),
+                family,
+                no_console,
+                left_off,
                 ..
-            } => format!("ok, console ({family} driver)"),
-            Self::Ok { no_console, .. } => format!(
-                "ok, no console: {}",
-                no_console.as_deref().unwrap_or("none named")
-            ),
+            } => {
+                let console = match family {
+                    Some(family) => format!("ok, console ({family} driver)"),
+                    None => format!(
+                        "ok, no console: {}",
+                        no_console.as_deref().unwrap_or("none named")
+                    ),
+                };
+                match left_off {
+                    Some(why) => format!("{console}, cores left off: {why}"),
+                    None => console,
+                }
+            }
             Self::Refused { reason, .. } => format!("refused: {reason}"),
         }
     }
@@ -86,17 +101,29 @@ impl fmt::Display for Verdict {
         match self {
             Self::Ok {
                 cores,
+                listed,
                 started,
+                left_off,
                 gic,
                 console,
                 memory,
                 ..
-            } => write!(
-                f,
-                "ok {} ({started}), {gic}, console={}, {memory}",
-                plural(*cores, "core"),
-                console.as_deref().unwrap_or("none")
-            ),
+            } => {
+                let count = if cores == listed {
+                    plural(*cores, "core")
+                } else {
+                    format!("{cores} of {}", plural(*listed, "core"))
+                };
+                let how = match left_off {
+                    Some(why) => format!("{started}; {} left off: {why}", listed - cores),
+                    None => started.to_string(),
+                };
+                write!(
+                    f,
+                    "ok {count} ({how}), {gic}, console={}, {memory}",
+                    console.as_deref().unwrap_or("none")
+                )
+            }
             Self::Refused { message, .. } => write!(f, "refused: {message}"),
         }
     }
@@ -119,7 +146,13 @@ pub fn check(blob: &[u8]) -> Report {
     };
     let mut details = Vec::new();
     for cpu in &platform.cpus {
-        details.push(cpu_line(cpu, platform.psci));
+        details.push(match platform.cannot_start(cpu) {
+            Some(why) => format!(
+                "cpu {:#x}: left off unless it is the boot CPU: {why}",
+                cpu.mpidr
+            ),
+            None => cpu_line(cpu, platform.psci),
+        });
     }
     for cpu in &platform.skipped_cpus {
         details.push(format!(
@@ -147,55 +180,44 @@ pub fn check(blob: &[u8]) -> Report {
     for region in &platform.reserved {
         details.push(format!("reserved {}", region_text(region)));
     }
-    let dtb_console = platform.console.as_ref().and_then(|uart| {
-        let config = UartConfig::from_compatible(
-            uart.compatible.iter(),
-            usize::try_from(uart.regs.base()).ok()?,
-            uart.reg_shift,
-            uart.reg_io_width,
-        )?;
-        Some((uart, config))
-    });
-    let (console, family, no_console) = match (dtb_console, args.earlycon) {
-        (Some((uart, config)), _) => {
-            details.push(format!("console: {}", uart_text(uart, config.family())));
-            let compatible = uart.compatible.first().unwrap_or("(no compatible)");
-            (Some(compatible.to_string()), Some(config.family()), None)
-        }
-        (None, earlycon) => {
-            let why = match &platform.console {
-                Some(uart) => format!(
-                    "stdout UART {} has no driver",
-                    uart.compatible.first().unwrap_or("(no compatible)")
-                ),
-                None => "no /chosen/stdout-path".to_string(),
-            };
-            details.push(format!("console: {why}"));
-            match earlycon {
-                Some(config) => {
-                    details.push(format!(
-                        "console: earlycon= {} at {:#x}",
-                        config.family(),
-                        config.base()
-                    ));
-                    let word = platform
-                        .bootargs
-                        .split_ascii_whitespace()
-                        .find(|word| word.starts_with("earlycon="))
-                        .unwrap_or("earlycon=");
-                    (Some(word.to_string()), Some(config.family()), None)
-                }
-                None => (None, None, Some(why)),
+    if let Some(problem) = platform.stdout_problem() {
+        details.push(format!("console: {problem}"));
+    }
+    let choice = platform.choose_console(args.earlycon);
+    let (console, family, no_console) = match choice {
+        Some(choice) => {
+            if let Some(uart) = choice.uart() {
+                details.push(format!("console UART: {}", uart_text(uart)));
             }
+            details.push(format!("console: {choice}"));
+            let name = match choice.rule {
+                ConsoleRule::Earlycon => platform
+                    .bootargs
+                    .split_ascii_whitespace()
+                    .find(|word| word.starts_with("earlycon="))
+                    .unwrap_or("earlycon="),
+                _ => choice.uart().map_or("", Uart::first_compatible),
+            };
+            (Some(name.to_string()), Some(choice.config.family()), None)
+        }
+        None => {
+            details.push("console: none (no UART with a driver)".to_string());
+            let why = platform
+                .stdout_problem()
+                .map_or("none named".to_string(), |problem| problem.to_string());
+            (None, None, Some(why))
         }
     };
     if !platform.bootargs.is_empty() {
         details.push(format!("bootargs: {:?}", platform.bootargs));
     }
+    let (cores, left_off) = cores(&platform);
     Report {
         verdict: Verdict::Ok {
-            cores: platform.cpus.len(),
+            cores,
+            listed: platform.cpus.len() + platform.skipped_cpus.len(),
             started: started(&platform),
+            left_off,
             gic: match platform.gic {
                 Gic::V2 { .. } => "GICv2",
                 Gic::V3 { .. } => "GICv3",
@@ -217,11 +239,37 @@ fn refused(message: String, reason: String) -> Report {
     }
 }
 
-/// How the cores are started: by PSCI (with its conduit), spin tables, both, or by nothing
-/// (no CPU names an enable method: only the boot CPU runs).
+/// How many cores would run (the boot CPU, taken to be the first in `/cpus`, and every other
+/// CPU the kernel can start), and why the others stay off, each reason once.
+fn cores(platform: &Platform<'_>) -> (usize, Option<String>) {
+    let mut reasons: Vec<String> = Vec::new();
+    let mut note = |reason: String| {
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    };
+    let mut running = 1;
+    for cpu in platform.cpus.iter().skip(1) {
+        match platform.cannot_start(cpu) {
+            Some(why) => note(why.to_string()),
+            None => running += 1,
+        }
+    }
+    for cpu in &platform.skipped_cpus {
+        note(format!("unknown enable-method {:?}", cpu.enable_method));
+    }
+    (running, (!reasons.is_empty()).then(|| reasons.join(", ")))
+}
+
+/// How the cores other than the boot CPU are started: by PSCI (with its conduit), spin tables,
+/// both, or not at all (none can be started: only the boot CPU runs).
 fn started(platform: &Platform<'_>) -> &'static str {
     let uses = |wanted: fn(&EnableMethod) -> bool| {
-        platform.cpus.iter().any(|cpu| wanted(&cpu.enable_method))
+        platform
+            .cpus
+            .iter()
+            .skip(1)
+            .any(|cpu| platform.cannot_start(cpu).is_none() && wanted(&cpu.enable_method))
     };
     let psci = uses(|method| *method == EnableMethod::Psci);
     let spin_table = uses(|method| matches!(method, EnableMethod::SpinTable { .. }));
@@ -230,25 +278,19 @@ fn started(platform: &Platform<'_>) -> &'static str {
         (true, false, Some(PsciConduit::Smc)) => "psci/smc",
         (true, false, _) => "psci/hvc",
         (false, true, _) => "spin-table",
-        (false, false, _) => "no enable-method",
+        (false, false, _) => "boot core only",
     }
 }
 
-/// One CPU's MPIDR and enable method.
+/// One CPU's MPIDR and how it is started (a CPU the kernel can start).
 fn cpu_line(cpu: &Cpu, psci: Option<PsciConduit>) -> String {
-    let method = match cpu.enable_method {
-        EnableMethod::Psci => format!(
-            "psci over {}",
-            if psci == Some(PsciConduit::Smc) {
-                "smc"
-            } else {
-                "hvc"
-            }
-        ),
-        EnableMethod::SpinTable { release_addr } => {
+    let method = match (cpu.enable_method, psci) {
+        (EnableMethod::Psci, Some(PsciConduit::Smc)) => "psci over smc".into(),
+        (EnableMethod::Psci, _) => "psci over hvc".into(),
+        (EnableMethod::SpinTable { release_addr }, _) => {
             format!("spin-table, release address {release_addr:#x}")
         }
-        EnableMethod::Missing => "no enable-method (only the boot CPU runs without one)".into(),
+        (EnableMethod::Missing, _) => "no enable-method".into(),
     };
     format!("cpu {:#x}: {method}", cpu.mpidr)
 }
@@ -278,12 +320,12 @@ fn gic_line(gic: &Gic) -> String {
     }
 }
 
-/// The stdout UART as the console driver sees it.
-fn uart_text(uart: &Uart<'_>, family: &str) -> String {
+/// A console UART node as the driver sees it.
+fn uart_text(uart: &Uart<'_>) -> String {
     let compatible: Vec<_> = uart.compatible.iter().collect();
     let cell = |value: Option<u32>| value.map_or("default".to_string(), |value| value.to_string());
     format!(
-        "{} at {:#x}, reg-shift {}, reg-io-width {}: {family} driver",
+        "{} at {:#x}, reg-shift {}, reg-io-width {}",
         compatible.join(" "),
         uart.regs.base(),
         cell(uart.reg_shift),

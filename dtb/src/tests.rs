@@ -21,7 +21,7 @@ fn qemu_virt_dtbs_are_ok_with_their_cores_gic_console_and_memory() {
     let cases = [
         (
             "virt-gicv3-smp1.dtb",
-            "ok 1 core (no enable-method), GICv3, console=arm,pl011, 1 GiB in 1 region",
+            "ok 1 core (boot core only), GICv3, console=arm,pl011, 1 GiB in 1 region",
         ),
         (
             "virt-gicv3-smp4.dtb",
@@ -77,6 +77,42 @@ fn real_boards_are_ok_with_their_uart_family_and_a_bootloader_added_memory() {
 }
 
 #[test]
+fn cpus_that_cannot_be_started_are_counted_and_named() {
+    assert_eq!(
+        line("linux-fsl-ls1028a-kontron-kbox-a-230-ls.dtb"),
+        "ok 1 of 2 cores (boot core only; 1 left off: enable-method psci, but the DTB has no \
+         /psci node), GICv3, console=fsl,ns16550, memory=none in the DTB (a bootloader adds it)"
+    );
+    let details = check(&data("linux-fsl-ls1028a-kontron-kbox-a-230-ls.dtb"))
+        .details
+        .join("\n");
+    assert!(
+        details.contains(
+            "cpu 0x1: left off unless it is the boot CPU: enable-method psci, but the DTB has \
+             no /psci node"
+        ),
+        "{details}"
+    );
+}
+
+#[test]
+fn the_console_rule_is_named_when_stdout_path_gives_none() {
+    let report = check(&data("linux-sdm845-sony-xperia-tama-akari.dtb"));
+    assert_eq!(
+        report.verdict.to_string(),
+        "ok 8 cores (psci/smc), GICv3, console=qcom,geni-debug-uart, \
+         memory=none in the DTB (a bootloader adds it)"
+    );
+    let details = report.details.join("\n");
+    for expected in [
+        "console: stdout UART qcom,geni-uart has no console driver",
+        "console: serial1 alias /soc@0/geniqup@ac0000/serial@a84000 (qcom-geni driver)",
+    ] {
+        assert!(details.contains(expected), "{expected:?} not in\n{details}");
+    }
+}
+
+#[test]
 fn what_cannot_work_is_refused_with_the_kernels_message() {
     assert_eq!(
         line("linux-bcm2837-rpi-3-b.dtb"),
@@ -105,7 +141,8 @@ fn details_name_each_cpu_region_and_the_console_driver() {
         "cpu 0x101: psci over smc",
         "GICv3: distributor 0xfee00000..0xfee10000 (64 KiB), redistributors 0xfef00000..0xfefc0000 (768 KiB)",
         "memory: none in the DTB; checked with 0x40000000..0x80000000 (1 GiB) added, as a bootloader would",
-        "console: rockchip,rk3399-uart snps,dw-apb-uart at 0xff1a0000, reg-shift 2, reg-io-width 4: 8250 driver",
+        "console UART: rockchip,rk3399-uart snps,dw-apb-uart at 0xff1a0000, reg-shift 2, reg-io-width 4",
+        "console: /chosen/stdout-path serial@ff1a0000 (8250 driver)",
     ] {
         assert!(details.contains(expected), "{expected:?} not in\n{details}");
     }
@@ -114,7 +151,8 @@ fn details_name_each_cpu_region_and_the_console_driver() {
         "cpu 0x100000000: spin-table, release address 0xe0",
         "memory 0x80000000..0x90000000 (256 MiB)",
         "reserved 0x3b300000..0x3b400000 (1 MiB)",
-        "console: arm,pl011 arm,primecell at 0xfe201000, reg-shift default, reg-io-width default: pl011 driver",
+        "console UART: arm,pl011 arm,primecell at 0xfe201000, reg-shift default, reg-io-width default",
+        "console: /chosen/stdout-path serial@7e201000 (pl011 driver)",
     ] {
         assert!(details.contains(expected), "{expected:?} not in\n{details}");
     }
@@ -135,6 +173,7 @@ fn a_tally_counts_outcomes_with_an_example_each() {
         "virt-gicv3-smp4.dtb",
         "virt-gicv2-smp8.dtb",
         "linux-bcm2837-rpi-3-b.dtb",
+        "linux-fsl-ls1028a-kontron-kbox-a-230-ls.dtb",
     ] {
         tally.add(name, &check(&data(name)).verdict);
     }
@@ -143,8 +182,9 @@ fn a_tally_counts_outcomes_with_an_example_each() {
         "| outcome | DTBs | e.g. |\n\
          | --- | ---: | --- |\n\
          | ok, console (pl011 driver) | 2 | virt-gicv3-smp4.dtb |\n\
+         | ok, console (8250 driver), cores left off: enable-method psci, but the DTB has no /psci node | 1 | linux-fsl-ls1028a-kontron-kbox-a-230-ls.dtb |\n\
          | refused: DTB has no supported interrupt controller (GICv2 or arm,gic-v3) | 1 | linux-bcm2837-rpi-3-b.dtb |\n\
-         | total | 3 | |"
+         | total | 4 | |"
     );
 }
 

@@ -120,21 +120,30 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         set_core_state(index, CoreState::Starting);
     }
     set_core_state(boot_index, CoreState::Online);
+    // The boot core, then every core whose start request was made: only those are waited for.
+    let mut expected = 1;
     for (index, cpu) in platform
         .cpus
         .iter()
         .enumerate()
         .filter(|(index, _)| *index != boot_index)
     {
-        if let Err(error) = smp::start_core(index, cpu, memory.core_stacks[index], memory.mmu) {
+        if let Some(why) = platform.cannot_start(cpu) {
+            set_core_state(index, CoreState::Offline);
+            log::warn!("core {index} (MPIDR {:#x}) left off: {why}", cpu.mpidr);
+        } else if let Err(error) =
+            smp::start_core(index, cpu, memory.core_stacks[index], memory.mmu)
+        {
             set_core_state(index, CoreState::Offline);
             log::error!(
                 "core {index} (MPIDR {:#x}) did not start: {error:?}",
                 cpu.mpidr
             );
+        } else {
+            expected += 1;
         }
     }
-    let online = smp::wait_online(platform.cpus.len(), ONLINE_TIMEOUT_NS);
+    let online = smp::wait_online(expected, ONLINE_TIMEOUT_NS);
     // The boot core marks the started cores online in the table, one lock hold each: hundreds
     // of fresh cores taking the core-table lock at once would only queue on it.
     for index in (0..platform.cpus.len())
@@ -146,8 +155,8 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         "boot: {online} cores online in {} us guest time",
         cpu::now_ns() / 1000
     );
-    if online < platform.cpus.len() {
-        log::error!("only {online} of {} cores came online", platform.cpus.len());
+    if online < expected {
+        log::error!("only {online} of {expected} started cores came online");
     }
     crate::sched::start_boot_core();
     cpu::irq_enable();
@@ -195,32 +204,24 @@ fn discover(dtb_address: usize) -> (&'static Platform<'static>, usize) {
     (PLATFORM.call_once(|| platform), size)
 }
 
-/// Starts the console on the UART the DTB's `/chosen/stdout-path` names if a driver knows it,
-/// else on the `earlycon=` UART, else runs without one (as Linux does); says which and why, and
-/// warns about the CPUs the DTB lists that cannot be started. Returns the UART chosen.
+/// Starts the console on the UART [`Platform::choose_console`] picks (the stdout-path UART,
+/// `earlycon=`, a `serialN` alias, the first UART with a driver) or runs without one (as Linux
+/// does); says which rule picked it and why stdout-path did not, and warns about the CPUs the
+/// DTB lists that cannot be started. Returns the UART chosen.
 fn start_console(
     platform: &Platform,
     earlycon: Option<UartConfig>,
     level: log::LevelFilter,
 ) -> Option<UartConfig> {
-    let from_dtb = platform.console.as_ref().and_then(|uart| {
-        UartConfig::from_compatible(
-            uart.compatible.iter(),
-            uart.regs.base() as usize,
-            uart.reg_shift,
-            uart.reg_io_width,
-        )
-    });
-    let chosen = from_dtb.or(earlycon);
-    if let Some(uart) = chosen {
-        // SAFETY: the DTB's stdout-path or the earlycon= bootarg names this UART, and nothing
-        // else drives it.
-        unsafe { console::init(uart, level) };
+    let chosen = platform.choose_console(earlycon);
+    if let Some(choice) = chosen {
+        // SAFETY: the DTB or the earlycon= bootarg names this UART, and nothing else drives it.
+        unsafe { console::init(choice.config, level) };
     }
-    if from_dtb.is_none() {
-        match &platform.console {
-            Some(uart) => log::warn!("DTB {uart}: no driver for it; console from earlycon="),
-            None => log::warn!("the DTB names no console; console from earlycon="),
+    if let Some(problem) = platform.stdout_problem() {
+        match chosen {
+            Some(choice) => log::warn!("{problem}; console: {choice}"),
+            None => log::warn!("{problem}, and no other UART with a driver: no console"),
         }
     }
     for cpu in &platform.skipped_cpus {
@@ -230,5 +231,5 @@ fn start_console(
             cpu.enable_method
         );
     }
-    chosen
+    chosen.map(|choice| choice.config)
 }

@@ -440,6 +440,11 @@ impl PartialEq for Node<'_> {
 }
 
 impl<'a> Node<'a> {
+    /// The full name, with its unit address if it has one (`uart@9000000`); empty for the root.
+    pub fn name(&self) -> &'a [u8] {
+        self.name
+    }
+
     /// The name without its unit address (`uart`).
     pub fn name_without_address(&self) -> &'a [u8] {
         self.name
@@ -512,6 +517,12 @@ pub struct Property<'a> {
 }
 
 impl<'a> Property<'a> {
+    /// The property's name, up to its NUL; `None` if the strings block has no NUL after it.
+    pub fn name(&self) -> Option<&'a [u8]> {
+        let end = self.name.iter().position(|&byte| byte == 0)?;
+        self.name.get(..end)
+    }
+
     /// Whether the property is called `name` (reads at most `name.len() + 1` bytes).
     pub fn is_named(&self, name: &str) -> bool {
         let name = name.as_bytes();

@@ -5,7 +5,12 @@
 //! The corruptions: random bit flips and bytes, edge-case words, header fields (sizes and
 //! offsets), truncation (with and without a header that admits it), property name offsets and
 //! lengths, structure tokens (unbalanced or misplaced nodes), `interrupt-parent` links made
-//! into cycles, and `stdout-path` / alias paths.
+//! into cycles, and `stdout-path` / alias paths. Each run also counts the accepted platforms by
+//! the console rule that picked their console and by whether their PSCI CPUs can be started,
+//! and checks that every console rule and the missing-PSCI case were reached.
+//!
+//! Every other pass over the seeds runs [`discover_assuming_memory`], as `cargo dtb` does, so
+//! that the board DTBs without a `/memory` node get past it.
 //!
 //! `fuzz` runs [`CI_BLOBS`] blobs; the ignored `fuzz_long` runs [`LONG_BLOBS`]:
 //!
@@ -27,13 +32,21 @@ use super::fdt::{
     Token, be32,
 };
 use super::tests::ALL;
-use super::{Gic, Platform, blob_size, discover};
+use super::{
+    CannotStart, ConsoleRule, Gic, PhysRegion, Platform, SerialFound, blob_size, discover,
+    discover_assuming_memory,
+};
 
 /// Blobs the CI test tries: a few seconds in a debug build.
 const CI_BLOBS: usize = 20_000;
 /// Blobs the long, ignored test tries.
 const LONG_BLOBS: usize = 1_000_000;
 const DEFAULT_SEED: u64 = 0x5eed_d7b0_c0de_cafe;
+/// The RAM that stands in for a missing `/memory` on every other pass.
+const ASSUMED_RAM: PhysRegion = PhysRegion {
+    base: 0x4000_0000,
+    size: 0x4000_0000,
+};
 /// A single blob taking longer than this is taken for a runaway loop (the slowest of a
 /// million takes about 25 ms in a release build; the margin is for a busy host).
 const HANG: Duration = Duration::from_secs(5);
@@ -353,7 +366,54 @@ fn check_invariants(platform: &Platform<'_>) {
     if let Some(console) = &platform.console {
         assert!(!console.to_string().is_empty());
     }
+    if let Some(serial) = &platform.serial {
+        assert!(serial.uart.config().is_some());
+        assert!(platform.stdout_problem().is_some());
+    }
+    let choice = platform.choose_console(None);
+    assert_eq!(
+        choice.is_some(),
+        platform.stdout_problem().is_none() || platform.serial.is_some()
+    );
+    if let Some(choice) = choice {
+        assert!(!choice.to_string().is_empty());
+    }
 }
+
+/// What an accepted platform exercised: the console rule that picked its console (without
+/// `earlycon=`), and whether its PSCI CPUs are left off for want of a `/psci` node.
+fn paths_taken(platform: &Platform<'_>) -> [&'static str; 2] {
+    let console = match platform.choose_console(None).map(|choice| choice.rule) {
+        Some(ConsoleRule::StdoutPath(_)) => "console from stdout-path",
+        Some(ConsoleRule::Serial(serial)) => match serial.found {
+            SerialFound::Alias { .. } => "console from a serial alias",
+            SerialFound::FirstNode => "console from the first UART node",
+        },
+        Some(ConsoleRule::Earlycon) => unreachable!("no earlycon= was given"),
+        None => "no console",
+    };
+    let no_psci = platform
+        .cpus
+        .iter()
+        .any(|cpu| platform.cannot_start(cpu) == Some(CannotStart::NoPsciNode));
+    [
+        console,
+        if no_psci {
+            "PSCI CPUs left off: no /psci"
+        } else {
+            "no CPU left off for want of /psci"
+        },
+    ]
+}
+
+/// The paths of [`paths_taken`] every run must reach.
+const REQUIRED_PATHS: [&str; 5] = [
+    "console from stdout-path",
+    "console from a serial alias",
+    "console from the first UART node",
+    "no console",
+    "PSCI CPUs left off: no /psci",
+];
 
 /// A number from the environment variable `name` (decimal or `0x` hex), or `default`.
 fn from_env(name: &str, default: u64) -> u64 {
@@ -373,6 +433,8 @@ struct Outcome {
     rejected: usize,
     /// Rejections by reason (the message without its numbers).
     reasons: BTreeMap<String, usize>,
+    /// Accepted platforms by each of the [`paths_taken`].
+    paths: BTreeMap<&'static str, usize>,
     slowest: Duration,
     elapsed: Duration,
 }
@@ -385,6 +447,7 @@ fn run(blobs: usize, seed: u64) -> Outcome {
         accepted: 0,
         rejected: 0,
         reasons: BTreeMap::new(),
+        paths: BTreeMap::new(),
         slowest: Duration::ZERO,
         elapsed: Duration::ZERO,
     };
@@ -404,14 +467,21 @@ fn run(blobs: usize, seed: u64) -> Outcome {
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             let _ = blob_size(&copy);
             walk_everything(&copy);
-            match discover(&copy) {
+            // Every other pass over the seeds stands in RAM for a missing `/memory`, as `cargo
+            // dtb` does, so that board DTBs without one reach the rest of discovery too.
+            let discovered = if (index / ALL.len()).is_multiple_of(2) {
+                discover(&copy)
+            } else {
+                discover_assuming_memory(&copy, ASSUMED_RAM)
+            };
+            match discovered {
                 Ok(platform) => {
                     check_invariants(&platform);
-                    None
+                    Ok(paths_taken(&platform))
                 }
                 Err(error) => {
                     assert!(!error.to_string().is_empty());
-                    Some(error.reason().to_string())
+                    Err(error.reason().to_string())
                 }
             }
         }));
@@ -428,8 +498,13 @@ fn run(blobs: usize, seed: u64) -> Outcome {
             panic!("blob #{index} (from {name}, seed {seed:#x}) {failure} after {took:?}: {saved}");
         }
         match result {
-            Ok(None) => outcome.accepted += 1,
-            Ok(Some(kind)) => {
+            Ok(Ok(paths)) => {
+                outcome.accepted += 1;
+                for path in paths {
+                    *outcome.paths.entry(path).or_default() += 1;
+                }
+            }
+            Ok(Err(kind)) => {
                 outcome.rejected += 1;
                 *outcome.reasons.entry(kind).or_default() += 1;
             }
@@ -458,6 +533,15 @@ fn fuzz_with(default: usize) {
     reasons.sort_by_key(|&(_, count)| usize::MAX - count);
     for (kind, count) in reasons.into_iter().take(12) {
         println!("  {count:>7} {kind}");
+    }
+    for (path, count) in &outcome.paths {
+        println!("  {count:>7} accepted: {path}");
+    }
+    for path in REQUIRED_PATHS {
+        assert!(
+            outcome.paths.contains_key(path),
+            "no accepted blob had {path:?}"
+        );
     }
     // Both outcomes are common: the corruption reaches past the reader into discovery.
     assert!(

@@ -8,6 +8,7 @@
 //! unsupported tree is a [`DtbError`] naming what is wrong, never a panic, and every search is
 //! a linear walk bounded by the blob's size.
 
+mod console;
 mod error;
 mod fdt;
 mod platform;
@@ -22,12 +23,14 @@ use core::num::NonZeroU64;
 
 use heapless::Vec;
 
+pub use console::{ConsoleChoice, ConsoleRule, StdoutProblem};
 pub use error::{DtbError, Reason};
 use fdt::{FDT_MAGIC, Fdt, MAX_DEPTH, Node, OFF_TOTALSIZE, Property, be32};
 pub use fdt::{FdtError, HEADER_SIZE, StringList};
 pub use platform::{
-    Cpu, EnableMethod, Gic, MAX_MEMORY_REGIONS, MAX_REDISTRIBUTOR_REGIONS, MAX_RESERVED_REGIONS,
-    PL011_COMPATIBLE, PhysRegion, Platform, PsciConduit, SkippedCpu, TimerInterrupts, Uart,
+    CannotStart, Cpu, EnableMethod, Gic, MAX_MEMORY_REGIONS, MAX_REDISTRIBUTOR_REGIONS,
+    MAX_RESERVED_REGIONS, PhysRegion, Platform, PsciConduit, SerialFound, SerialUart, SkippedCpu,
+    TimerInterrupts, Uart,
 };
 
 /// The largest DTB [`blob_size`] accepts (QEMU pads its DTB to 1 MiB).
@@ -119,16 +122,13 @@ fn discover_with(blob: &[u8], ram: Option<PhysRegion>) -> Result<Platform<'_>, D
     .ok_or(DtbError::NoInterruptController)?;
     let gic = interrupt_controller(&gic_node)?;
     let reserved = reserved(&fdt)?;
-    let console = console(&fdt)?;
+    let console = console::stdout(&fdt)?;
+    let serial = console
+        .and_then(|uart| uart.config())
+        .map_or_else(|| console::serial(&fdt), |_| None);
     let timer = timer_interrupts(&fdt, &gic_node)?;
     let bootargs = bootargs(&fdt)?;
-    // Last, what a bootloader usually adds to a board's DTB: the PSCI node and RAM.
-    let uses_psci = cpus
-        .iter()
-        .any(|cpu| cpu.enable_method == EnableMethod::Psci);
-    if uses_psci && psci.is_none() {
-        return Err(DtbError::MissingNode("PSCI 0.2+ (/psci)"));
-    }
+    // Last, what a bootloader usually adds to a board's DTB: RAM.
     Ok(Platform {
         memory: memory(&fdt, ram)?,
         reserved,
@@ -137,6 +137,7 @@ fn discover_with(blob: &[u8], ram: Option<PhysRegion>) -> Result<Platform<'_>, D
         psci,
         gic,
         console,
+        serial,
         timer,
         bootargs,
     })
@@ -161,10 +162,19 @@ impl<'a> Located<'a> {
 
 /// The first node, in document order, that is `wanted`, with its ancestors.
 fn find<'a>(fdt: &Fdt<'a>, mut wanted: impl FnMut(&Node<'a>) -> bool) -> Option<Located<'a>> {
+    find_with_ancestors(fdt, |node, _| wanted(node))
+}
+
+/// The first node, in document order, that is `wanted` given its ancestors (the root first),
+/// with its ancestors.
+fn find_with_ancestors<'a>(
+    fdt: &Fdt<'a>,
+    mut wanted: impl FnMut(&Node<'a>, &[Node<'a>]) -> bool,
+) -> Option<Located<'a>> {
     let mut path: Vec<Node<'a>, MAX_DEPTH> = Vec::new();
     for (depth, node) in fdt.nodes() {
         path.truncate(depth);
-        if wanted(&node) {
+        if wanted(&node, &path) {
             return Some(Located {
                 node,
                 ancestors: path,
@@ -552,62 +562,6 @@ fn reserved(fdt: &Fdt<'_>) -> Result<Vec<PhysRegion, MAX_RESERVED_REGIONS>, DtbE
         }
     }
     Ok(reserved)
-}
-
-/// The UART named by `/chosen/stdout-path` (or the older `linux,stdout-path`): a path or an
-/// alias, with optional `:options`. `None` without `/chosen`, without either property, or if
-/// it names no node (Linux then has no console either); an `Err` if the property is not a
-/// string or the node has no usable `reg`.
-fn console<'a>(fdt: &Fdt<'a>) -> Result<Option<Uart<'a>>, DtbError> {
-    const NODE: &str = "UART node";
-    let root = fdt.root();
-    let Some(stdout) = root.child(b"chosen").and_then(|chosen| {
-        chosen
-            .property("stdout-path")
-            .or_else(|| chosen.property("linux,stdout-path"))
-    }) else {
-        return Ok(None);
-    };
-    let stdout = stdout.as_str().ok_or(DtbError::BadProperty {
-        node: "/chosen",
-        property: "stdout-path",
-        expected: "a NUL-terminated UTF-8 string",
-    })?;
-    let name = stdout
-        .split_once(':')
-        .map_or(stdout, |(name, _options)| name);
-    let path = if name.starts_with('/') {
-        Some(name)
-    } else {
-        root.child(b"aliases")
-            .and_then(|aliases| string_property(&aliases, name))
-    };
-    let Some(uart) = path.and_then(|path| find_path(fdt, path)) else {
-        return Ok(None);
-    };
-    let regs = uart.regions(NODE)?.next().ok_or(DtbError::BadProperty {
-        node: NODE,
-        property: "reg",
-        expected: "an address/size pair",
-    })??;
-    let optional_cell = |property: &'static str| {
-        uart.node
-            .property(property)
-            .map(|value| {
-                value.as_u32().ok_or(DtbError::BadProperty {
-                    node: NODE,
-                    property,
-                    expected: "one cell",
-                })
-            })
-            .transpose()
-    };
-    Ok(Some(Uart {
-        compatible: compatible(&uart.node),
-        regs,
-        reg_shift: optional_cell("reg-shift")?,
-        reg_io_width: optional_cell("reg-io-width")?,
-    }))
 }
 
 /// Whether the interrupt parent of `located` (its own or its nearest ancestor's

@@ -8,6 +8,7 @@ use core::num::NonZeroU64;
 use heapless::Vec;
 
 use super::fdt::StringList;
+use crate::platform::uart::UartConfig;
 
 /// How many RAM regions [`Platform::memory`] holds.
 pub const MAX_MEMORY_REGIONS: usize = 8;
@@ -17,9 +18,6 @@ pub const MAX_MEMORY_REGIONS: usize = 8;
 pub const MAX_RESERVED_REGIONS: usize = 128;
 /// How many GICv3 redistributor regions [`Gic::V3`] holds (QEMU virt uses up to two).
 pub const MAX_REDISTRIBUTOR_REGIONS: usize = 4;
-/// The compatible string of the one UART the kernel drives today.
-pub const PL011_COMPATIBLE: &str = "arm,pl011";
-
 /// A range of physical addresses. `base + size` never exceeds 2^64, so [`PhysRegion::end`]
 /// cannot overflow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +54,7 @@ impl PhysRegion {
 /// How a secondary CPU is started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EnableMethod {
-    /// PSCI `CPU_ON`, through [`Platform::psci`] (present whenever a CPU uses this).
+    /// PSCI `CPU_ON`, through [`Platform::psci`] (if it is absent, the CPU cannot be started).
     Psci,
     /// The CPU spins reading `release_addr`; write the entry point there and send an event.
     SpinTable {
@@ -114,11 +112,13 @@ pub enum Gic {
     },
 }
 
-/// The UART named by `/chosen/stdout-path`, whether or not the kernel can drive it. A driver
-/// picks it by [`Uart::compatible`]; `Display` gives `console: <compatible> at <base>`, with
-/// `, unsupported` unless it is a PL011.
+/// A UART node from the DTB, whether or not the kernel can drive it. A driver picks it by
+/// [`Uart::compatible`] (see [`Uart::config`]); `Display` gives
+/// `console: <compatible> at <base>`, with `, no driver` if no driver knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Uart<'a> {
+    /// The node's name with its unit address (`serial@ff1a0000`).
+    pub name: &'a str,
     /// Its `compatible` list, most specific first (empty if the node has none).
     pub compatible: StringList<'a>,
     /// Its first `reg` entry, translated through the parent buses' `ranges`.
@@ -131,21 +131,78 @@ pub struct Uart<'a> {
     pub reg_io_width: Option<u32>,
 }
 
-impl Uart<'_> {
-    /// Whether it is an `arm,pl011`, the one UART the kernel drives today.
-    pub fn is_pl011(&self) -> bool {
-        self.compatible.contains(PL011_COMPATIBLE)
+impl<'a> Uart<'a> {
+    /// The console driver for this UART: the first `compatible` entry a family in
+    /// `platform::uart` claims, with the node's register layout; `None` if none does (or the
+    /// address does not fit a `usize`).
+    pub fn config(&self) -> Option<UartConfig> {
+        UartConfig::from_compatible(
+            self.compatible.iter(),
+            usize::try_from(self.regs.base()).ok()?,
+            self.reg_shift,
+            self.reg_io_width,
+        )
+    }
+
+    /// Its first `compatible` entry, or `(no compatible)`.
+    pub fn first_compatible(&self) -> &'a str {
+        self.compatible.first().unwrap_or("(no compatible)")
     }
 }
 
 impl fmt::Display for Uart<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let compatible = self.compatible.first().unwrap_or("(no compatible)");
+        let compatible = self.first_compatible();
         write!(f, "console: {compatible} at {:#x}", self.regs.base())?;
-        if !self.is_pl011() {
-            write!(f, ", unsupported")?;
+        if self.config().is_none() {
+            write!(f, ", no driver")?;
         }
         Ok(())
+    }
+}
+
+/// How the DTB offers a console UART when `/chosen/stdout-path` names none the kernel can
+/// drive: see [`Platform::serial`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SerialFound<'a> {
+    /// The lowest-numbered `serialN` alias whose node is enabled and has a driver.
+    Alias {
+        /// The alias's name (`serial0`).
+        alias: &'a str,
+        /// The path it names.
+        path: &'a str,
+    },
+    /// No such alias: the first enabled node, in DTB order, that a driver claims.
+    FirstNode,
+}
+
+/// A UART the DTB offers besides `/chosen/stdout-path`, and which rule found it. Its
+/// [`Uart::config`] is always `Some`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SerialUart<'a> {
+    /// The UART.
+    pub uart: Uart<'a>,
+    /// The rule that found it.
+    pub found: SerialFound<'a>,
+}
+
+/// Why a CPU in [`Platform::cpus`] cannot be started by the kernel. It may still be the boot
+/// CPU, which is running already; any other such CPU stays off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CannotStart {
+    /// Its node names no `enable-method`.
+    NoEnableMethod,
+    /// Its `enable-method` is `psci`, but the DTB has no PSCI 0.2+ node (on a real board the
+    /// firmware adds one; without it there is no way to call `CPU_ON`).
+    NoPsciNode,
+}
+
+impl fmt::Display for CannotStart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoEnableMethod => write!(f, "no enable-method"),
+            Self::NoPsciNode => write!(f, "enable-method psci, but the DTB has no /psci node"),
+        }
     }
 }
 
@@ -177,14 +234,18 @@ pub struct Platform<'a> {
     /// their MPIDRs differ from each other and from those in `cpus`. Together with `cpus`, at
     /// most [`crate::MAX_CORES`].
     pub skipped_cpus: Vec<SkippedCpu<'a>, { crate::MAX_CORES }>,
-    /// The PSCI conduit, if the tree has a PSCI 0.2+ node; present if any CPU uses PSCI.
+    /// The PSCI conduit, if the tree has a PSCI 0.2+ node. Without one, no CPU whose
+    /// enable method is PSCI can be started ([`Platform::cannot_start`]).
     pub psci: Option<PsciConduit>,
     /// The interrupt controller.
     pub gic: Gic,
     /// The UART named by `/chosen/stdout-path`; `None` if the tree names none (no `/chosen`
     /// or no `stdout-path`: a bootloader usually adds it). The caller decides what to do
-    /// without a console it can drive.
+    /// without a console it can drive: see [`Platform::choose_console`].
     pub console: Option<Uart<'a>>,
+    /// Only when `console` is `None` or has no driver: the UART the first `serialN` alias names
+    /// (lowest N, enabled, with a driver), else the first enabled UART node with a driver.
+    pub serial: Option<SerialUart<'a>>,
     /// The generic timer's interrupts.
     pub timer: TimerInterrupts,
     /// `/chosen/bootargs`, or `""` if there is none.
@@ -192,6 +253,15 @@ pub struct Platform<'a> {
 }
 
 impl Platform<'_> {
+    /// Why `cpu`, one of [`Platform::cpus`], cannot be started; `None` if it can.
+    pub fn cannot_start(&self, cpu: &Cpu) -> Option<CannotStart> {
+        match cpu.enable_method {
+            EnableMethod::Missing => Some(CannotStart::NoEnableMethod),
+            EnableMethod::Psci if self.psci.is_none() => Some(CannotStart::NoPsciNode),
+            EnableMethod::Psci | EnableMethod::SpinTable { .. } => None,
+        }
+    }
+
     /// The MMIO regions the kernel must map as device memory: the GIC's frames, then the
     /// console UART's registers if there is a console.
     pub fn device_regions(&self) -> impl Iterator<Item = PhysRegion> + '_ {

@@ -2,6 +2,7 @@
 //! hand-written board, and board DTBs from Debian's kernel package (`tests/data/README.md`).
 
 use super::*;
+use crate::platform::uart::UartConfig;
 
 pub(super) const GICV3_SMP1: &[u8] = include_bytes!("../../../tests/data/virt-gicv3-smp1.dtb");
 pub(super) const GICV3_SMP4: &[u8] = include_bytes!("../../../tests/data/virt-gicv3-smp4.dtb");
@@ -24,6 +25,10 @@ pub(super) const RZG2M: &[u8] =
     include_bytes!("../../../tests/data/linux-r8a774a1-hihope-rzg2m.dtb");
 pub(super) const APQ8016_SBC: &[u8] = include_bytes!("../../../tests/data/linux-apq8016-sbc.dtb");
 pub(super) const RPI_3B: &[u8] = include_bytes!("../../../tests/data/linux-bcm2837-rpi-3-b.dtb");
+pub(super) const LS1028A_KBOX: &[u8] =
+    include_bytes!("../../../tests/data/linux-fsl-ls1028a-kontron-kbox-a-230-ls.dtb");
+pub(super) const XPERIA_AKARI: &[u8] =
+    include_bytes!("../../../tests/data/linux-sdm845-sony-xperia-tama-akari.dtb");
 
 /// Every saved DTB.
 pub(super) const ALL: &[(&str, &[u8])] = &[
@@ -41,6 +46,8 @@ pub(super) const ALL: &[(&str, &[u8])] = &[
     ("linux-r8a774a1-hihope-rzg2m", RZG2M),
     ("linux-apq8016-sbc", APQ8016_SBC),
     ("linux-bcm2837-rpi-3-b", RPI_3B),
+    ("linux-fsl-ls1028a-kontron-kbox-a-230-ls", LS1028A_KBOX),
+    ("linux-sdm845-sony-xperia-tama-akari", XPERIA_AKARI),
 ];
 
 fn region(base: u64, size: u64) -> PhysRegion {
@@ -348,12 +355,6 @@ fn rejects_missing_or_unsupported_parts() {
             },
         ),
         (
-            GICV3_SMP4,
-            b"arm,psci-1.0\0arm,psci-0.2\0",
-            b"arm,psci-1.x\0arm,psci-0.x\0",
-            DtbError::MissingNode("PSCI 0.2+ (/psci)"),
-        ),
-        (
             GICV3_SMP1,
             b"arm,armv8-timer\0arm,armv7-timer\0",
             b"arm,armv8-timex\0arm,armv7-timex\0",
@@ -518,14 +519,18 @@ fn zcu102_has_gic400_psci_and_a_cadence_console() {
     assert_eq!(platform.timer, VIRT_TIMER);
     let console = platform.console.unwrap();
     assert_eq!(console.regs, region(0xff00_0000, 0x1000));
-    assert!(!console.is_pl011());
+    assert_eq!(console.name, "serial@ff000000");
     assert_eq!(
         console.compatible.iter().collect::<std::vec::Vec<_>>(),
         ["xlnx,zynqmp-uart", "cdns,uart-r1p12"]
     );
     assert_eq!(
         console.to_string(),
-        "console: xlnx,zynqmp-uart at 0xff000000, unsupported"
+        "console: xlnx,zynqmp-uart at 0xff000000"
+    );
+    assert_eq!(
+        platform.serial, None,
+        "only looked for without a stdout console"
     );
     assert_eq!((console.reg_shift, console.reg_io_width), (None, None));
 }
@@ -537,7 +542,7 @@ fn rock_pi_4b_has_an_8250_console_and_four_cell_gic_specifiers() {
         discover_err(ROCK_PI_4B),
         DtbError::MissingNode("non-empty /memory")
     );
-    let console = console(&fdt(ROCK_PI_4B)).unwrap().unwrap();
+    let console = console::stdout(&fdt(ROCK_PI_4B)).unwrap().unwrap();
     assert_eq!(console.regs, region(0xff1a_0000, 0x100));
     assert!(console.compatible.contains("snps,dw-apb-uart"));
     assert_eq!(console.compatible.first(), Some("rockchip,rk3399-uart"));
@@ -593,7 +598,7 @@ fn raspberry_pi_3_has_no_gic() {
 fn console_is_none_without_a_named_node() {
     for blob in [
         patched(GICV3_SMP1, b"stdout-path\0", b"stdout-patx\0"),
-        patched(BOARD_SPIN_TABLE, b"serial0\0", b"serialX\0"),
+        patched(BOARD_SPIN_TABLE, b"serial1\0", b"serialX\0"),
         patched(GICV3_BOOTARGS, b"chosen\0", b"chosex\0"),
     ] {
         let platform = discover(&blob).unwrap();
@@ -609,15 +614,19 @@ fn console_is_none_without_a_named_node() {
 }
 
 #[test]
-fn a_console_other_than_pl011_is_reported_not_refused() {
+fn a_console_without_a_driver_is_reported_not_refused() {
     let blob = patched(GICV3_SMP1, b"arm,pl011\0", b"arm,pl012\0");
     let platform = discover(&blob).unwrap();
     let console = platform.console.unwrap();
-    assert!(!console.is_pl011());
+    assert_eq!(console.config(), None);
     assert_eq!(console.regs, VIRT_UART);
     assert_eq!(
         console.to_string(),
-        "console: arm,pl012 at 0x9000000, unsupported"
+        "console: arm,pl012 at 0x9000000, no driver"
+    );
+    assert_eq!(
+        platform.stdout_problem(),
+        Some(StdoutProblem::NoDriver("arm,pl012"))
     );
     let pl011 = discover(GICV3_SMP1).unwrap().console.unwrap();
     assert_eq!(pl011.to_string(), "console: arm,pl011 at 0x9000000");
@@ -712,4 +721,170 @@ fn a_reason_writes_numbers_as_n_but_keeps_digits_inside_words() {
         error.reason().to_string(),
         "DTB CPU node #N: `reg` missing or unusable (expected pl011 at N)"
     );
+}
+
+#[test]
+fn without_a_psci_node_psci_cpus_stay_off_but_the_boot_cpu_runs() {
+    let blob = patched(
+        GICV3_SMP4,
+        b"arm,psci-1.0\0arm,psci-0.2\0",
+        b"arm,psci-1.x\0arm,psci-0.x\0",
+    );
+    let platform = discover(&blob).unwrap();
+    assert_eq!(platform.psci, None);
+    assert_virt_cpus(&platform, 4, 16);
+    for cpu in &platform.cpus {
+        assert_eq!(platform.cannot_start(cpu), Some(CannotStart::NoPsciNode));
+    }
+    // With the node, every CPU can be started.
+    let platform = discover(GICV3_SMP4).unwrap();
+    assert!(
+        platform
+            .cpus
+            .iter()
+            .all(|cpu| platform.cannot_start(cpu).is_none())
+    );
+    // Layerscape DTBs leave the node to the firmware.
+    let platform = discover_assuming_memory(LS1028A_KBOX, region(0x8000_0000, 1 << 30)).unwrap();
+    assert_eq!(platform.psci, None);
+    assert_eq!(platform.cpus.len(), 2);
+    assert_eq!(
+        CannotStart::NoPsciNode.to_string(),
+        "enable-method psci, but the DTB has no /psci node"
+    );
+}
+
+#[test]
+fn a_cpu_without_an_enable_method_cannot_be_started() {
+    let platform = discover(GICV3_SMP1).unwrap();
+    assert_eq!(
+        platform.cannot_start(&platform.cpus[0]),
+        Some(CannotStart::NoEnableMethod)
+    );
+    let spin_table = discover(BOARD_SPIN_TABLE).unwrap();
+    assert_eq!(spin_table.cannot_start(&spin_table.cpus[0]), None);
+}
+
+/// The console `discover` and [`Platform::choose_console`] pick, as `cargo dtb -v` says it.
+fn chosen_console(blob: &[u8], earlycon: Option<UartConfig>) -> Option<std::string::String> {
+    let platform = discover_assuming_memory(blob, region(0x8000_0000, 1 << 30)).unwrap();
+    platform
+        .choose_console(earlycon)
+        .map(|choice| std::format!("{choice}"))
+}
+
+/// BOARD_SPIN_TABLE without `/chosen/stdout-path`.
+fn spin_table_without_stdout() -> std::vec::Vec<u8> {
+    patched(BOARD_SPIN_TABLE, b"stdout-path\0", b"stdout-patx\0")
+}
+
+#[test]
+fn rule_1_the_stdout_path_uart_wins_over_earlycon() {
+    assert_eq!(
+        chosen_console(BOARD_SPIN_TABLE, Some(UartConfig::pl011(0x1000))).as_deref(),
+        Some("/chosen/stdout-path serial@7e201000 (pl011 driver)")
+    );
+    let platform = discover(BOARD_SPIN_TABLE).unwrap();
+    assert_eq!(platform.stdout_problem(), None);
+    assert_eq!(platform.serial, None);
+}
+
+#[test]
+fn rule_2_earlycon_comes_before_the_aliases() {
+    let blob = spin_table_without_stdout();
+    assert_eq!(
+        chosen_console(&blob, Some(UartConfig::pl011(0x900_0000))).as_deref(),
+        Some("earlycon= at 0x9000000 (pl011 driver)")
+    );
+    // And when stdout-path names a UART without a driver.
+    let blob = patched(BOARD_SPIN_TABLE, b"arm,pl011\0", b"arm,pl012\0");
+    let choice = discover(&blob)
+        .unwrap()
+        .choose_console(Some(UartConfig::pl011(0x900_0000)))
+        .unwrap();
+    assert_eq!(choice.rule, ConsoleRule::Earlycon);
+    assert_eq!(choice.uart(), None);
+}
+
+#[test]
+fn rule_3_the_lowest_serial_alias_with_an_enabled_node_and_a_driver() {
+    // serial0 names a disabled UART, so serial1 is taken.
+    let blob = spin_table_without_stdout();
+    assert_eq!(
+        chosen_console(&blob, None).as_deref(),
+        Some("serial1 alias /soc@7e000000/serial@7e201000 (pl011 driver)")
+    );
+    let platform = discover(&blob).unwrap();
+    assert_eq!(platform.stdout_problem(), Some(StdoutProblem::Missing));
+    let serial = platform.serial.unwrap();
+    assert_eq!(serial.uart.regs, region(0xfe20_1000, 0x200));
+    // Once serial0 names an enabled UART, it comes first.
+    let enabled = patched(
+        &blob,
+        b"/soc@7e000000/serial@7e215040",
+        b"/soc@7e000000/serial@7e201000",
+    );
+    assert_eq!(
+        chosen_console(&enabled, None).as_deref(),
+        Some("serial0 alias /soc@7e000000/serial@7e201000 (pl011 driver)")
+    );
+    // A phone whose stdout-path names a high-speed GENI port, which has no console driver
+    // (as in Linux): serial1, its debug UART, is the console.
+    assert_eq!(
+        chosen_console(XPERIA_AKARI, None).as_deref(),
+        Some("serial1 alias /soc@0/geniqup@ac0000/serial@a84000 (qcom-geni driver)")
+    );
+    let akari = discover_assuming_memory(XPERIA_AKARI, region(0x8000_0000, 1 << 30)).unwrap();
+    assert_eq!(
+        akari
+            .stdout_problem()
+            .map(|problem| std::format!("{problem}")),
+        Some("stdout UART qcom,geni-uart has no console driver".into())
+    );
+}
+
+#[test]
+fn rule_4_the_first_enabled_uart_node_with_a_driver() {
+    let blob = patched(
+        &spin_table_without_stdout(),
+        b"serial0\0serial1\0",
+        b"serialA\0serialB\0",
+    );
+    assert_eq!(
+        chosen_console(&blob, None).as_deref(),
+        Some("first enabled UART with a driver, serial@7e201000 (pl011 driver)")
+    );
+    // A UART on a disabled bus is not enabled either.
+    let bus_off = patched(&blob, b"okay\0", b"fail\0");
+    assert_eq!(chosen_console(&bus_off, None), None);
+}
+
+#[test]
+fn no_rule_gives_a_console_without_a_uart_that_has_a_driver() {
+    let blob = patched(
+        &patched(
+            &spin_table_without_stdout(),
+            b"serial0\0serial1\0",
+            b"serialA\0serialB\0",
+        ),
+        b"arm,pl011\0",
+        b"arm,pl012\0",
+    );
+    assert_eq!(chosen_console(&blob, None), None);
+    assert_eq!(discover(&blob).unwrap().serial, None);
+}
+
+#[test]
+fn only_decimal_serial_aliases_count() {
+    assert_eq!(console::serial_number(b"serial0"), Some(0));
+    assert_eq!(console::serial_number(b"serial12"), Some(12));
+    for name in [
+        &b"serial"[..],
+        b"serialA",
+        b"serial-1",
+        b"uart0",
+        b"serial0x",
+    ] {
+        assert_eq!(console::serial_number(name), None);
+    }
 }

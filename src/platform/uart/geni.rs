@@ -3,6 +3,11 @@
 //! previous command is no longer active, clear the done and watermark interrupts, set the
 //! transfer length to 1, start a TX command and put the byte in the low bits of a TX FIFO word
 //! (the first byte of the word under any packing firmware chose).
+//!
+//! `qcom,geni-uart` has the same registers, but it is not claimed: Linux's `qcom_geni_serial`
+//! registers a console only for the debug UART (its high-speed ports, often wired to Bluetooth,
+//! never become the console, and no earlycon matches them), so neither does this kernel. A
+//! stdout-path naming one is passed over as Linux passes it over (see `platform::dtb::console`).
 
 use super::{Access, Io, Transmitter};
 
@@ -58,6 +63,14 @@ mod tests {
             data: (TX_FIFO, Access::U32),
         }
         .check();
+    }
+
+    #[test]
+    fn the_high_speed_uart_is_not_a_console() {
+        assert_eq!(
+            UartConfig::from_compatible(["qcom,geni-uart"], 0, None, None),
+            None
+        );
     }
 
     #[test]
