@@ -123,9 +123,11 @@ fn discover_with(blob: &[u8], ram: Option<PhysRegion>) -> Result<Platform<'_>, D
     let gic = interrupt_controller(&gic_node)?;
     let reserved = reserved(&fdt)?;
     let console = console::stdout(&fdt)?;
-    let serial = console
-        .and_then(|uart| uart.config())
-        .map_or_else(|| console::serial(&fdt), |_| None);
+    // The other UARTs are looked at only when stdout-path names none a driver knows.
+    let serial = match console.and_then(|uart| uart.config()) {
+        Some(_) => None,
+        None => console::serial(&fdt),
+    };
     let timer = timer_interrupts(&fdt, &gic_node)?;
     let bootargs = bootargs(&fdt)?;
     // Last, what a bootloader usually adds to a board's DTB: RAM.
