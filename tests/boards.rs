@@ -63,3 +63,8 @@ fn versal_brings_both_cortex_a72_online() {
 fn zcu102_brings_four_cortex_a53_online_through_psci() {
     assert_boot_tests_pass(Model::Zcu102, 4);
 }
+
+#[test]
+fn raspi3b_brings_four_cortex_a53_online_through_spin_tables_and_the_bcm2836() {
+    assert_boot_tests_pass(Model::Raspi3b, 4);
+}

@@ -10,7 +10,7 @@ use spin::Once;
 
 use super::{fatal, interrupts, memory};
 use crate::arch::aarch64::stop::{self, early_failure};
-use crate::arch::aarch64::{boot, cpu, gic, percpu, psci, smp};
+use crate::arch::aarch64::{boot, cpu, intc, percpu, psci, smp};
 use crate::platform::bootargs;
 use crate::platform::console;
 use crate::platform::dtb::{self, Platform};
@@ -102,15 +102,15 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         u64::from(args.slice_ms.get()) * 1_000_000,
         platform.cpus.len(),
     );
-    let controller = gic::init(gic::Controller::new(&platform.gic));
-    controller.init_distributor();
+    let controller = intc::init(intc::Controller::new(&platform.gic));
+    controller.init_global();
     interrupts::register_handlers(platform);
     interrupts::init_this_core();
     smp::mark_online();
     log::info!(
-        "coresched: {} cores in the DTB, GICv{}, boot core {boot_index}, entered at EL{entry_el}, image at {:#x}",
+        "coresched: {} cores in the DTB, {}, boot core {boot_index}, entered at EL{entry_el}, image at {:#x}",
         platform.cpus.len(),
-        controller.version(),
+        controller.name(),
         boot::image_layout().text.start
     );
 
