@@ -4,6 +4,8 @@
 //! controller, the mini UART, Debian's DTB). Each runs the boot tests (`test=boot::`) on the
 //! `kernel-test` kernel and must bring every core online and pass them all, each on every core.
 //!
+//! `--build-only` for the Raspberry Pi 3 gives its firmware the Image as `kernel8.img`.
+//!
 //! Each boot takes about a second of wall time; the launcher runs at most two at once.
 
 use std::time::Duration;
@@ -67,4 +69,20 @@ fn zcu102_brings_four_cortex_a53_online_through_psci() {
 #[test]
 fn raspi3b_brings_four_cortex_a53_online_through_spin_tables_and_the_bcm2836() {
     assert_boot_tests_pass(Model::Raspi3b, 4);
+}
+
+#[test]
+fn build_only_gives_the_raspberry_pi_firmware_its_kernel8_img() {
+    let files = Boot::new()
+        .model(Model::Raspi3b)
+        .profile(Profile::KernelTest)
+        .build_only()
+        .unwrap_or_else(|error| panic!("could not build: {error}"));
+    let names: Vec<_> = files
+        .iter()
+        .filter_map(|file| file.file_name()?.to_str())
+        .collect();
+    assert_eq!(names, ["coresched.Image", "kernel8.img"]);
+    let read = |file| std::fs::read(file).expect("a built file");
+    assert_eq!(read(&files[0]), read(&files[1]), "the same Image");
 }

@@ -266,21 +266,7 @@ impl Boot {
         let board = self.board();
         board.validate().map_err(LaunchError::InvalidMachine)?;
         let qemu = qemu::find_qemu()?;
-        let (image, elf) = match &self.kernel {
-            KernelSource::Image(image) => (image.clone(), None),
-            KernelSource::Elf(elf) => {
-                let converted = kernel::image_from_elf(elf)?;
-                (converted.image, Some(converted.elf))
-            }
-            KernelSource::Built => {
-                let output = match self.console {
-                    Console::Captured => BuildOutput::Captured,
-                    Console::Echoed | Console::Terminal => BuildOutput::Shown,
-                };
-                let built = kernel::build(self.profile, &self.features, output)?;
-                (built.image, Some(built.elf))
-            }
-        };
+        let (image, elf) = self.kernel_files()?;
         let timeout = self.effective_timeout();
         let _claim = RunSlots::claim(board.smp);
         let debugger = match &self.gdb {
@@ -297,6 +283,49 @@ impl Boot {
             self.seed_word()
         );
         Ok(outcome)
+    }
+
+    /// Builds (or converts) the kernel as [`Boot::run`] would, boots nothing, and returns the
+    /// files the board's loader takes: the Image, and where the board's firmware wants another
+    /// name ([`Model::firmware_image_name`]) a copy of it under that name beside it.
+    pub fn build_only(&self) -> Result<Vec<PathBuf>, LaunchError> {
+        self.board()
+            .validate()
+            .map_err(LaunchError::InvalidMachine)?;
+        let (image, _) = self.kernel_files()?;
+        let mut files = vec![image.clone()];
+        if let Some(name) = self.machine.model.firmware_image_name() {
+            let copy = image.with_file_name(name);
+            std::fs::copy(&image, &copy).map_err(|error| {
+                LaunchError::Tool(format!(
+                    "could not copy {} to {}: {error}",
+                    image.display(),
+                    copy.display()
+                ))
+            })?;
+            files.push(copy);
+        }
+        Ok(files)
+    }
+
+    /// The Image to boot and the ELF it came from (none for a prebuilt Image): built, converted
+    /// or as given.
+    fn kernel_files(&self) -> Result<(PathBuf, Option<PathBuf>), LaunchError> {
+        Ok(match &self.kernel {
+            KernelSource::Image(image) => (image.clone(), None),
+            KernelSource::Elf(elf) => {
+                let converted = kernel::image_from_elf(elf)?;
+                (converted.image, Some(converted.elf))
+            }
+            KernelSource::Built => {
+                let output = match self.console {
+                    Console::Captured => BuildOutput::Captured,
+                    Console::Echoed | Console::Terminal => BuildOutput::Shown,
+                };
+                let built = kernel::build(self.profile, &self.features, output)?;
+                (built.image, Some(built.elf))
+            }
+        })
     }
 
     /// Prints how to attach gdb (a prebuilt Image without its ELF gets no symbols) and starts

@@ -73,6 +73,8 @@ Flags:
                      the same board; prints one table with both (Linux is fetched and
                      built into target/linux/ on first use: apt-get, dpkg-deb and
                      aarch64-linux-gnu-gcc, which is installed when run as root)
+  --build-only       build the kernel and print the path of its Image (and, for raspi3b,
+                     of kernel8.img, a copy for the Raspberry Pi firmware); boot nothing
   --version          print the launcher's version
   --help             print this text
 
@@ -95,6 +97,8 @@ pub enum Command {
     Version,
     /// Run this boot, then write the reports asked for.
     Boot(Boot, Reports),
+    /// Build this boot's kernel and print the files a board's loader takes; boot nothing.
+    Build(Boot),
     /// Run this boot again and again with consecutive seeds, and report.
     Repeat(Repeat),
     /// Run this benchmark boot, then the benchmark on Linux, and compare them.
@@ -147,6 +151,7 @@ pub fn parse_args(
     let mut gdb_exec = false;
     let mut bench = false;
     let mut vs_linux = false;
+    let mut build_only = false;
     let mut seed = None;
     let mut repeat = None;
     let mut profile = None;
@@ -185,6 +190,7 @@ pub fn parse_args(
             "--tap" => reports.tap = Some(value()?.into()),
             "--gdb-port" => gdb_port = Some(port(&value()?)?),
             "--gdb" | "--gdb-exec" | "--icount" | "--deterministic" | "--bench" | "--vs-linux"
+            | "--build-only"
                 if inline_value.is_some() =>
             {
                 return Err(UsageError(format!("{flag} takes no value")));
@@ -195,6 +201,7 @@ pub fn parse_args(
             "--deterministic" => machine.clock = Clock::Deterministic,
             "--bench" => bench = true,
             "--vs-linux" => vs_linux = true,
+            "--build-only" => build_only = true,
             _ if flag.starts_with('-') => {
                 return Err(UsageError(format!("unknown flag {flag} (see --help)")));
             }
@@ -248,6 +255,9 @@ pub fn parse_args(
             "--machine other than virt",
         ),
         (vs_linux && dtb.is_some(), "--vs-linux", "--dtb"),
+        (build_only && vs_linux, "--build-only", "--vs-linux"),
+        (build_only && repeat.is_some(), "--build-only", "--repeat"),
+        (build_only && gdb.is_some(), "--build-only", "--gdb"),
         (gdb.is_some() && repeat.is_some(), "--repeat", "--gdb"),
         (
             reports.junit.is_some() && repeat.is_some(),
@@ -308,6 +318,9 @@ pub fn parse_args(
     }
     if let Some(elf) = &kernel_elf {
         boot = boot.elf(elf);
+    }
+    if build_only {
+        return Ok(Command::Build(boot));
     }
     if let Some(runs) = repeat {
         return Ok(Command::Repeat(
@@ -941,6 +954,23 @@ mod tests {
         assert_eq!(
             error(&["--machine", "zcu102", "--vs-linux"]),
             "--vs-linux cannot be combined with --machine other than virt"
+        );
+    }
+
+    #[test]
+    fn build_only_builds_the_boards_kernel_and_boots_nothing() {
+        let Ok(Command::Build(build)) = parse(&["--build-only", "--machine", "raspi3b"]) else {
+            panic!("a build")
+        };
+        assert_eq!(build, captured_default().model(Model::Raspi3b));
+        assert_eq!(error(&["--build-only=1"]), "--build-only takes no value");
+        assert_eq!(
+            error(&["--build-only", "--gdb"]),
+            "--build-only cannot be combined with --gdb"
+        );
+        assert_eq!(
+            error(&["--build-only", "--repeat", "2"]),
+            "--build-only cannot be combined with --repeat"
         );
     }
 

@@ -93,6 +93,15 @@ impl Model {
         }
     }
 
+    /// The name the board's firmware loads the kernel from, if it is not the Image's own: the
+    /// Raspberry Pi firmware boots a 64-bit kernel from `kernel8.img`.
+    pub const fn firmware_image_name(self) -> Option<&'static str> {
+        match self {
+            Model::Raspi3b => Some("kernel8.img"),
+            Model::Virt | Model::Versal | Model::Zcu102 => None,
+        }
+    }
+
     /// The index of QEMU's serial port the board's console (the DTB's `stdout-path`) is on.
     pub const fn console_serial_port(self) -> usize {
         match self {
@@ -440,6 +449,8 @@ mod tests {
         let raspi = Machine::of_model(Model::Raspi3b);
         assert_eq!((raspi.smp, raspi.mem_mib), (4, 1024));
         assert_eq!(Model::Raspi3b.console_serial_port(), 1);
+        assert_eq!(Model::Raspi3b.firmware_image_name(), Some("kernel8.img"));
+        assert_eq!(Model::Zcu102.firmware_image_name(), None);
         assert_eq!(Model::Raspi3b.ram_base(), 0);
         assert_eq!(Model::Virt.ram_base(), VIRT_RAM_BASE);
         assert_eq!(Machine::of_model(Model::Virt), Machine::default());
