@@ -4,7 +4,8 @@
 //! `boot.s` calls [`primary_main`] on the boot core (MMU off, `x0` = the DTB) and
 //! [`secondary_main`] on every other core (MMU on, stacks set). The boot core discovers the
 //! machine, starts the console, carves memory and turns the MMU on, sets up the scheduler, the
-//! timers and the GIC, starts every other core, then runs what the bootargs ask for.
+//! timers and the interrupt controller, starts every other core, then runs what the bootargs
+//! ask for.
 
 use spin::Once;
 
