@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use coresched_qemu::gdb::{self, find_gdb};
 use coresched_qemu::kernel::{self, BuildOutput};
+use coresched_qemu::machine::VIRT_RAM_BASE;
 use coresched_qemu::{Boot, Gdb, GdbSession, Profile};
 
 /// A TCP port nothing listens on now, for QEMU's gdb server (so a user's QEMU on 1234 is left
@@ -77,7 +78,7 @@ fn a_breakpoint_on_a_kernel_function_is_hit_with_a_backtrace() {
     let image = kernel::build(Profile::Release, &[], BuildOutput::Captured)
         .expect("built above")
         .image;
-    let load_address = gdb::load_address(&image).expect("the Image's header");
+    let load_address = gdb::load_address(&image, VIRT_RAM_BASE).expect("the Image's header");
     assert!(
         outcome
             .console

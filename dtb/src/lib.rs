@@ -221,6 +221,7 @@ pub fn check(blob: &[u8]) -> Report {
             gic: match platform.gic {
                 Gic::V2 { .. } => "GICv2",
                 Gic::V3 { .. } => "GICv3",
+                Gic::Bcm2836Local { .. } => "BCM2836 per-core controller",
             },
             console,
             family,
@@ -295,9 +296,12 @@ fn cpu_line(cpu: &Cpu, psci: Option<PsciConduit>) -> String {
     format!("cpu {:#x}: {method}", cpu.mpidr)
 }
 
-/// The GIC's version and frames.
+/// The interrupt controller: a GIC's version and frames, or the BCM2836's registers.
 fn gic_line(gic: &Gic) -> String {
     match gic {
+        Gic::Bcm2836Local { registers } => {
+            format!("BCM2836 per-core controller: {}", region_text(registers))
+        }
         Gic::V2 {
             distributor,
             cpu_interface,

@@ -33,7 +33,7 @@ fn a_refused_board_exits_1_and_verbose_adds_details() {
     let output = run(&[
         "-v",
         "tests/data/virt-gicv3-smp4.dtb",
-        "tests/data/linux-bcm2837-rpi-3-b.dtb",
+        "tests/data/too-many-cpus.dtb",
     ]);
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8(output.stdout).unwrap();
@@ -43,8 +43,8 @@ fn a_refused_board_exits_1_and_verbose_adds_details() {
     assert_eq!(
         lines.last(),
         Some(
-            &"tests/data/linux-bcm2837-rpi-3-b.dtb: refused: DTB has no supported interrupt \
-               controller (GICv2 or arm,gic-v3)"
+            &"tests/data/too-many-cpus.dtb: refused: DTB lists more than 512 CPUs, the kernel's \
+               limit"
         )
     );
 }

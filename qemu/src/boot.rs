@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::error::LaunchError;
 use crate::gdb::{self, Gdb};
 use crate::kernel::{self, BuildOutput, Profile};
-use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
+use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine, Model};
 use crate::outcome::Outcome;
 use crate::qemu::{self, Console, RunSlots};
 
@@ -53,6 +53,7 @@ pub struct Boot {
     profile: Profile,
     features: Vec<String>,
     kernel: KernelSource,
+    dtb: Option<PathBuf>,
     timeout: Option<Duration>,
     gdb: Option<Gdb>,
     console: Console,
@@ -75,6 +76,7 @@ impl Boot {
             profile: Profile::Release,
             features: Vec::new(),
             kernel: KernelSource::Built,
+            dtb: None,
             timeout: None,
             gdb: None,
             console: Console::Captured,
@@ -86,6 +88,37 @@ impl Boot {
     pub fn machine(mut self, machine: Machine) -> Self {
         self.machine = machine;
         self
+    }
+
+    /// Sets the board to QEMU's model `model` with its own cores and CPU model
+    /// ([`Machine::of_model`]), keeping the memory (unless the board has a size of its own)
+    /// and the clock.
+    pub fn model(mut self, model: Model) -> Self {
+        let mem_mib = model.fixed_mem_mib().unwrap_or(self.machine.mem_mib);
+        self.machine = Machine {
+            mem_mib,
+            clock: self.machine.clock,
+            ..Machine::of_model(model)
+        };
+        self
+    }
+
+    /// Boots with this DTB (QEMU's `-dtb`) instead of the board's default: QEMU's own for
+    /// `virt` and Versal, Debian's saved one for the ZCU102 and the Raspberry Pi 3
+    /// ([`Model::default_dtb`]); `None` goes back to the default.
+    pub fn dtb(mut self, dtb: Option<PathBuf>) -> Self {
+        self.dtb = dtb;
+        self
+    }
+
+    /// The DTB QEMU is given, if any: the one set, else the board's default.
+    pub fn effective_dtb(&self) -> Option<PathBuf> {
+        self.dtb.clone().or_else(|| {
+            self.machine
+                .model
+                .default_dtb()
+                .map(|path| kernel::workspace_root().join(path))
+        })
     }
 
     /// Sets the number of vCPUs (checked by [`Boot::run`]: 1 to 512, at most 8 with GICv2).
@@ -233,21 +266,7 @@ impl Boot {
         let board = self.board();
         board.validate().map_err(LaunchError::InvalidMachine)?;
         let qemu = qemu::find_qemu()?;
-        let (image, elf) = match &self.kernel {
-            KernelSource::Image(image) => (image.clone(), None),
-            KernelSource::Elf(elf) => {
-                let converted = kernel::image_from_elf(elf)?;
-                (converted.image, Some(converted.elf))
-            }
-            KernelSource::Built => {
-                let output = match self.console {
-                    Console::Captured => BuildOutput::Captured,
-                    Console::Echoed | Console::Terminal => BuildOutput::Shown,
-                };
-                let built = kernel::build(self.profile, &self.features, output)?;
-                (built.image, Some(built.elf))
-            }
-        };
+        let (image, elf) = self.kernel_files()?;
         let timeout = self.effective_timeout();
         let _claim = RunSlots::claim(board.smp);
         let debugger = match &self.gdb {
@@ -266,6 +285,49 @@ impl Boot {
         Ok(outcome)
     }
 
+    /// Builds (or converts) the kernel as [`Boot::run`] would, boots nothing, and returns the
+    /// files the board's loader takes: the Image, and where the board's firmware wants another
+    /// name ([`Model::firmware_image_name`]) a copy of it under that name beside it.
+    pub fn build_only(&self) -> Result<Vec<PathBuf>, LaunchError> {
+        self.board()
+            .validate()
+            .map_err(LaunchError::InvalidMachine)?;
+        let (image, _) = self.kernel_files()?;
+        let mut files = vec![image.clone()];
+        if let Some(name) = self.machine.model.firmware_image_name() {
+            let copy = image.with_file_name(name);
+            std::fs::copy(&image, &copy).map_err(|error| {
+                LaunchError::Tool(format!(
+                    "could not copy {} to {}: {error}",
+                    image.display(),
+                    copy.display()
+                ))
+            })?;
+            files.push(copy);
+        }
+        Ok(files)
+    }
+
+    /// The Image to boot and the ELF it came from (none for a prebuilt Image): built, converted
+    /// or as given.
+    fn kernel_files(&self) -> Result<(PathBuf, Option<PathBuf>), LaunchError> {
+        Ok(match &self.kernel {
+            KernelSource::Image(image) => (image.clone(), None),
+            KernelSource::Elf(elf) => {
+                let converted = kernel::image_from_elf(elf)?;
+                (converted.image, Some(converted.elf))
+            }
+            KernelSource::Built => {
+                let output = match self.console {
+                    Console::Captured => BuildOutput::Captured,
+                    Console::Echoed | Console::Terminal => BuildOutput::Shown,
+                };
+                let built = kernel::build(self.profile, &self.features, output)?;
+                (built.image, Some(built.elf))
+            }
+        })
+    }
+
     /// Prints how to attach gdb (a prebuilt Image without its ELF gets no symbols) and starts
     /// the session `gdb` asks for, if any: its thread returns what gdb printed.
     fn start_gdb(
@@ -274,7 +336,7 @@ impl Boot {
         image: &Path,
         elf: Option<&Path>,
     ) -> Result<Option<JoinHandle<String>>, LaunchError> {
-        let load_address = gdb::load_address(image)?;
+        let load_address = gdb::load_address(image, self.machine.model.ram_base())?;
         eprintln!(
             "coresched-qemu: QEMU waits for gdb; attach with: {}",
             gdb.command_line(elf, load_address)
@@ -296,10 +358,22 @@ impl Boot {
 
     /// The QEMU command line (after the program name) that boots `image`.
     pub fn qemu_args(&self, image: &Path) -> Vec<OsString> {
-        let mut args = self.board().qemu_args_booting(image);
+        let board = self.board();
+        let mut args = board.qemu_args_booting(image);
+        if let Some(dtb) = self.effective_dtb() {
+            args.extend(["-dtb".into(), dtb.into()]);
+        }
         args.extend(["-append".into(), self.kernel_command_line().into()]);
+        // Every board: semihosting carries the kernel's exit status out of QEMU, and the
+        // Raspberry Pi 3 has no PSCI to power off with.
         args.extend(["-semihosting-config", "enable=on,target=native"].map(OsString::from));
-        args.extend(self.console.qemu_args().iter().map(OsString::from));
+        let console_port = board.model.console_serial_port();
+        args.extend(
+            self.console
+                .qemu_args(console_port)
+                .into_iter()
+                .map(OsString::from),
+        );
         if let Some(gdb) = &self.gdb {
             args.extend(gdb.qemu_args().map(OsString::from));
         }
@@ -371,6 +445,28 @@ mod tests {
             .position(|arg| arg == "-append")
             .expect("has -append");
         assert_eq!(args[append + 1], "test=all log=debug exit=semihosting");
+    }
+
+    #[test]
+    fn a_real_board_gets_its_dtb_and_its_console_port() {
+        let raspi = args(&Boot::new().model(Model::Raspi3b)).join(" ");
+        let dtb = kernel::workspace_root().join("tests/data/linux-bcm2837-rpi-3-b.dtb");
+        assert_eq!(
+            raspi,
+            format!(
+                "-machine raspi3b -m 1024M -kernel /k/Image -dtb {} -append demo \
+                 exit=semihosting -semihosting-config enable=on,target=native -display none \
+                 -serial null -serial stdio -monitor none",
+                dtb.display()
+            )
+        );
+        let versal = args(&Boot::new().model(Model::Versal));
+        assert!(!versal.contains(&"-dtb".to_owned()), "{versal:?}");
+        let given = args(&Boot::new().model(Model::Zcu102).dtb(Some("/my.dtb".into())));
+        assert!(
+            given.join(" ").contains("-dtb /my.dtb -append"),
+            "{given:?}"
+        );
     }
 
     #[test]

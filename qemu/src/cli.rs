@@ -12,7 +12,7 @@ use crate::boot::Boot;
 use crate::gdb::{DEFAULT_GDB_PORT, Gdb, GdbSession};
 use crate::kernel::Profile;
 use crate::linux::LinuxPeer;
-use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
+use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine, Model};
 use crate::qemu::Console;
 use crate::repeat::{MAX_RUNS, Repeat};
 use crate::reports::Reports;
@@ -22,7 +22,7 @@ pub const VERSION: &str = concat!("coresched-qemu ", env!("CARGO_PKG_VERSION"), 
 
 /// `--help`'s text.
 pub const USAGE: &str = "\
-Builds the coresched kernel Image and boots it on QEMU virt.
+Builds the coresched kernel Image and boots it on QEMU virt or a QEMU model of a real board.
 
 Usage: cargo qemu -- [FLAGS]
        cargo run -p coresched --target aarch64-unknown-none [--profile P] [--features F] -- [FLAGS]
@@ -32,12 +32,19 @@ KERNEL-ELF: boot this kernel ELF (its Image is made beside it with llvm-objcopy)
 of building one; cargo run passes it, as the launcher is the target's runner.
 
 Flags:
-  --smp N            vCPUs, 1 to 512 (default 4; GICv2 allows at most 8)
-  --gic 2|3          interrupt controller version (default 3)
-  --cpu MODEL        cortex-a53, cortex-a72 or max (default cortex-a72)
+  --machine M        virt (default), versal (xlnx-versal-virt: 2 Cortex-A72, GICv3),
+                     zcu102 (xlnx-zcu102: 4 Cortex-A53, GIC-400) or raspi3b (Raspberry Pi 3:
+                     4 Cortex-A53, BCM2836 interrupt controller, console on the mini UART)
+  --dtb FILE         boot with this DTB (default: QEMU's for virt and versal, Debian's in
+                     tests/data/ for zcu102 and raspi3b)
+  --smp N            vCPUs, 1 to 512 (default 4; GICv2 allows at most 8); a real board's
+                     cores are its own
+  --gic 2|3          interrupt controller version (default 3; virt only)
+  --cpu MODEL        cortex-a53, cortex-a72 or max (default cortex-a72; virt only)
   --el 1|2           exception level the kernel is entered at (default 1;
-                     2 boots with -machine virtualization=on)
-  --mem SIZE         guest memory such as 512M or 2G, at least 128M (default 1G)
+                     2 boots with -machine virtualization=on; virt only)
+  --mem SIZE         guest memory such as 512M or 2G, at least 128M (default 1G; raspi3b
+                     has exactly 1G)
   --profile P        the kernel's cargo profile: release (default) or kernel-test
                      (release with debug assertions: the lock-rank checker)
   --bootargs \"ARGS\"  kernel bootargs (default \"demo\"; exit=semihosting is always added)
@@ -66,6 +73,8 @@ Flags:
                      the same board; prints one table with both (Linux is fetched and
                      built into target/linux/ on first use: apt-get, dpkg-deb and
                      aarch64-linux-gnu-gcc, which is installed when run as root)
+  --build-only       build the kernel and print the path of its Image (and, for raspi3b,
+                     of kernel8.img, a copy for the Raspberry Pi firmware); boot nothing
   --version          print the launcher's version
   --help             print this text
 
@@ -88,6 +97,8 @@ pub enum Command {
     Version,
     /// Run this boot, then write the reports asked for.
     Boot(Boot, Reports),
+    /// Build this boot's kernel and print the files a board's loader takes; boot nothing.
+    Build(Boot),
     /// Run this boot again and again with consecutive seeds, and report.
     Repeat(Repeat),
     /// Run this benchmark boot, then the benchmark on Linux, and compare them.
@@ -128,6 +139,11 @@ pub fn parse_args(
     let flags = args.clone();
     let mut args = args.into_iter().peekable();
     let mut machine = Machine::default();
+    let mut model = Model::Virt;
+    let mut smp = None;
+    let mut mem_mib = None;
+    let mut virt_only_flag = None;
+    let mut dtb = None;
     let mut bootargs = None;
     let mut timeout = None;
     let mut gdb = false;
@@ -135,6 +151,7 @@ pub fn parse_args(
     let mut gdb_exec = false;
     let mut bench = false;
     let mut vs_linux = false;
+    let mut build_only = false;
     let mut seed = None;
     let mut repeat = None;
     let mut profile = None;
@@ -151,14 +168,19 @@ pub fn parse_args(
                 .next_if(|next| !next.starts_with("--"))
                 .ok_or_else(|| UsageError(format!("{flag} needs a value"))),
         };
+        if matches!(flag, "--gic" | "--cpu" | "--el") {
+            virt_only_flag.get_or_insert_with(|| flag.to_owned());
+        }
         match flag {
             "--help" | "-h" => return Ok(Command::Help),
             "--version" | "-V" => return Ok(Command::Version),
-            "--smp" => machine.smp = number(flag, &value()?)?,
+            "--machine" => model = model_named(&value()?)?,
+            "--dtb" => dtb = Some(dtb_file(&value()?)?),
+            "--smp" => smp = Some(number(flag, &value()?)?),
             "--gic" => machine.gic = gic(&value()?)?,
             "--cpu" => machine.cpu = cpu(&value()?)?,
             "--el" => machine.el = exception_level(&value()?)?,
-            "--mem" => machine.mem_mib = mem_mib(&value()?)?,
+            "--mem" => mem_mib = Some(mem_size(&value()?)?),
             "--bootargs" => bootargs = Some(value()?),
             "--timeout" => timeout = Some(timeout_secs(&value()?)?),
             "--seed" => seed = Some(seed_number(&value()?)?),
@@ -168,6 +190,7 @@ pub fn parse_args(
             "--tap" => reports.tap = Some(value()?.into()),
             "--gdb-port" => gdb_port = Some(port(&value()?)?),
             "--gdb" | "--gdb-exec" | "--icount" | "--deterministic" | "--bench" | "--vs-linux"
+            | "--build-only"
                 if inline_value.is_some() =>
             {
                 return Err(UsageError(format!("{flag} takes no value")));
@@ -178,6 +201,7 @@ pub fn parse_args(
             "--deterministic" => machine.clock = Clock::Deterministic,
             "--bench" => bench = true,
             "--vs-linux" => vs_linux = true,
+            "--build-only" => build_only = true,
             _ if flag.starts_with('-') => {
                 return Err(UsageError(format!("unknown flag {flag} (see --help)")));
             }
@@ -192,6 +216,27 @@ pub fn parse_args(
         }
     }
 
+    if model != Model::Virt
+        && let Some(flag) = virt_only_flag
+    {
+        return Err(UsageError(format!(
+            "{flag} applies to --machine virt only, not {}",
+            model.name()
+        )));
+    }
+    let own = Machine::of_model(model);
+    let mut machine = Machine {
+        smp: smp.unwrap_or(own.smp),
+        mem_mib: mem_mib.unwrap_or(own.mem_mib),
+        ..if model == Model::Virt {
+            machine
+        } else {
+            Machine {
+                clock: machine.clock,
+                ..own
+            }
+        }
+    };
     let gdb = (gdb || gdb_exec || gdb_port.is_some()).then(|| {
         let session = if gdb_exec {
             GdbSession::Interactive
@@ -204,6 +249,15 @@ pub fn parse_args(
         (vs_linux && gdb.is_some(), "--vs-linux", "--gdb"),
         (vs_linux && seed.is_some(), "--vs-linux", "--seed"),
         (vs_linux && repeat.is_some(), "--vs-linux", "--repeat"),
+        (
+            vs_linux && model != Model::Virt,
+            "--vs-linux",
+            "--machine other than virt",
+        ),
+        (vs_linux && dtb.is_some(), "--vs-linux", "--dtb"),
+        (build_only && vs_linux, "--build-only", "--vs-linux"),
+        (build_only && repeat.is_some(), "--build-only", "--repeat"),
+        (build_only && gdb.is_some(), "--build-only", "--gdb"),
         (gdb.is_some() && repeat.is_some(), "--repeat", "--gdb"),
         (
             reports.junit.is_some() && repeat.is_some(),
@@ -257,12 +311,16 @@ pub fn parse_args(
         .bootargs(bootargs.as_deref().unwrap_or("demo"))
         .profile(profile)
         .gdb(gdb)
+        .dtb(dtb)
         .console(console);
     if let Some(timeout) = timeout {
         boot = boot.timeout(timeout);
     }
     if let Some(elf) = &kernel_elf {
         boot = boot.elf(elf);
+    }
+    if build_only {
+        return Ok(Command::Build(boot));
     }
     if let Some(runs) = repeat {
         return Ok(Command::Repeat(
@@ -324,7 +382,7 @@ fn exception_level(value: &str) -> Result<ExceptionLevel, UsageError> {
 }
 
 /// A size such as `512M` or `2G` (suffix in either case), in MiB.
-fn mem_mib(value: &str) -> Result<u32, UsageError> {
+fn mem_size(value: &str) -> Result<u32, UsageError> {
     let bad = || {
         UsageError(format!(
             "--mem takes a size such as 512M or 2G, got {value:?}"
@@ -346,6 +404,26 @@ fn mem_mib(value: &str) -> Result<u32, UsageError> {
     }
     let amount: u32 = amount.parse().map_err(|_| bad())?;
     amount.checked_mul(mib_per_unit).ok_or_else(bad)
+}
+
+fn model_named(value: &str) -> Result<Model, UsageError> {
+    Model::ALL
+        .into_iter()
+        .find(|model| model.name() == value)
+        .ok_or_else(|| {
+            UsageError(format!(
+                "--machine must be virt, versal, zcu102 or raspi3b, got {value:?}"
+            ))
+        })
+}
+
+fn dtb_file(value: &str) -> Result<PathBuf, UsageError> {
+    let path = PathBuf::from(value);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(UsageError(format!("--dtb {value:?} is not a file")))
+    }
 }
 
 fn profile_named(value: &str) -> Result<Profile, UsageError> {
@@ -822,6 +900,77 @@ mod tests {
         assert_eq!(
             error(&["--repeat", "2", "--smp", "9", "--gic", "2"]),
             "--smp 9 needs --gic 3: GICv2 allows at most 8 vCPUs"
+        );
+    }
+
+    #[test]
+    fn machine_picks_a_real_board_and_refuses_what_does_not_apply() {
+        let zcu102 = boot(&["--machine", "zcu102"]);
+        assert_eq!(zcu102, captured_default().model(Model::Zcu102));
+        assert_eq!(
+            zcu102.qemu_args(Path::new("/k/Image"))[..4],
+            ["-machine", "xlnx-zcu102", "-m", "1024M"]
+        );
+        assert_eq!(
+            boot(&["--machine=raspi3b", "--smp", "4", "--mem", "1G"]),
+            captured_default().model(Model::Raspi3b)
+        );
+        assert_eq!(
+            boot(&["--machine", "versal", "--deterministic", "--mem", "2G"]),
+            captured_default()
+                .deterministic(true)
+                .model(Model::Versal)
+                .mem_mib(2048)
+        );
+        let dtb = env!("CARGO_MANIFEST_DIR").to_owned() + "/Cargo.toml";
+        assert_eq!(
+            boot(&["--machine", "virt", "--dtb", &dtb]),
+            captured_default().dtb(Some(dtb.clone().into()))
+        );
+        assert_eq!(
+            error(&["--machine", "raspi4"]),
+            "--machine must be virt, versal, zcu102 or raspi3b, got \"raspi4\""
+        );
+        assert_eq!(
+            error(&["--gic", "2", "--machine", "zcu102"]),
+            "--gic applies to --machine virt only, not zcu102"
+        );
+        assert_eq!(
+            error(&["--machine", "versal", "--el=2", "--cpu", "max"]),
+            "--el applies to --machine virt only, not versal"
+        );
+        assert_eq!(
+            error(&["--machine", "zcu102", "--smp", "8"]),
+            "--smp 8: xlnx-zcu102 has 4 cores (--smp applies to --machine virt)"
+        );
+        assert_eq!(
+            error(&["--machine", "raspi3b", "--mem", "2G"]),
+            "--mem 2048M: raspi3b has exactly 1024M"
+        );
+        assert_eq!(
+            error(&["--dtb", "/nonexistent.dtb"]),
+            "--dtb \"/nonexistent.dtb\" is not a file"
+        );
+        assert_eq!(
+            error(&["--machine", "zcu102", "--vs-linux"]),
+            "--vs-linux cannot be combined with --machine other than virt"
+        );
+    }
+
+    #[test]
+    fn build_only_builds_the_boards_kernel_and_boots_nothing() {
+        let Ok(Command::Build(build)) = parse(&["--build-only", "--machine", "raspi3b"]) else {
+            panic!("a build")
+        };
+        assert_eq!(build, captured_default().model(Model::Raspi3b));
+        assert_eq!(error(&["--build-only=1"]), "--build-only takes no value");
+        assert_eq!(
+            error(&["--build-only", "--gdb"]),
+            "--build-only cannot be combined with --gdb"
+        );
+        assert_eq!(
+            error(&["--build-only", "--repeat", "2"]),
+            "--build-only cannot be combined with --repeat"
         );
     }
 

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use crate::error::{LaunchError, describe, io_error};
 use crate::host::{find_on_path, ignore_interrupts, is_listening};
-use crate::machine::VIRT_RAM_BASE;
 use crate::qemu::{apt_install, may_install_packages};
 
 /// The port QEMU's gdb server listens on unless `--gdb-port` says otherwise (QEMU's `-s`).
@@ -147,16 +146,17 @@ impl Gdb {
     }
 }
 
-/// Where QEMU `virt` puts an arm64 Image: the start of RAM plus the `text_offset` in the
-/// Image's header (as QEMU's loader does for any Image whose header gives its size).
-pub fn load_address(image: &Path) -> Result<u64, LaunchError> {
+/// Where QEMU puts an arm64 Image on a board whose RAM starts at `ram_base`: there plus the
+/// `text_offset` in the Image's header (as QEMU's loader does for any Image whose header gives
+/// its size and whose offset clears QEMU's boot stub at the bottom of RAM, as 0x80000 does).
+pub fn load_address(image: &Path, ram_base: u64) -> Result<u64, LaunchError> {
     let mut header = [0_u8; 24];
     File::open(image)
         .and_then(|mut file| file.read_exact(&mut header))
         .map_err(|error| io_error(image, &error))?;
     let field = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("eight bytes"));
     let (text_offset, image_size) = (field(8), field(16));
-    Ok(VIRT_RAM_BASE
+    Ok(ram_base
         + if image_size == 0 {
             0x80000
         } else {
@@ -191,6 +191,7 @@ pub fn find_gdb() -> Result<PathBuf, LaunchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::VIRT_RAM_BASE;
 
     #[test]
     fn the_command_loads_the_symbols_at_the_load_address() {
@@ -219,12 +220,12 @@ mod tests {
             std::fs::write(&image, bytes).expect("write the header");
         };
         header(0x20_0000, 0x1000);
-        assert_eq!(load_address(&image), Ok(0x4020_0000));
+        assert_eq!(load_address(&image, VIRT_RAM_BASE), Ok(0x4020_0000));
         // An old header without a size: QEMU assumes the classic 512 KiB offset.
         header(0x20_0000, 0);
-        assert_eq!(load_address(&image), Ok(0x4008_0000));
+        assert_eq!(load_address(&image, VIRT_RAM_BASE), Ok(0x4008_0000));
         std::fs::write(&image, b"short").expect("write");
-        assert!(load_address(&image).is_err());
+        assert!(load_address(&image, VIRT_RAM_BASE).is_err());
         std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

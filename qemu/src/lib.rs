@@ -46,7 +46,7 @@ pub use console::{BootLine, TapReport, TapResult, Totals};
 pub use error::LaunchError;
 pub use gdb::{DEFAULT_GDB_PORT, Gdb, GdbSession};
 pub use kernel::Profile;
-pub use machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
+pub use machine::{Clock, Cpu, ExceptionLevel, Gic, Machine, Model};
 pub use outcome::Outcome;
 pub use qemu::{Console, EXCLUSIVE_RUN_SMP, MAX_CONCURRENT_RUNS};
 pub use repeat::{Repeat, RepeatReport, RunRecord, Tally};

@@ -37,6 +37,12 @@ fn main() -> ExitCode {
             reports.write(&boot.board(), &boot.kernel_command_line(), &outcome)?;
             Ok(exit::status_of(&outcome))
         }),
+        Command::Build(boot) => boot.build_only().map(|files| {
+            for file in files {
+                println!("{}", file.display());
+            }
+            0
+        }),
         Command::Repeat(repeat) => repeat.run().map(|report| {
             print!("{report}");
             report.exit_code()

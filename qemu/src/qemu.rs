@@ -52,14 +52,24 @@ pub enum Console {
 }
 
 impl Console {
-    /// The QEMU arguments that attach the serial port (and the monitor) this way.
-    pub(crate) fn qemu_args(self) -> &'static [&'static str] {
+    /// The QEMU arguments that attach serial port `port` (the board's console; the ports
+    /// before it go nowhere) and the monitor this way.
+    pub(crate) fn qemu_args(self, port: usize) -> Vec<&'static str> {
+        if self == Console::Terminal && port == 0 {
+            return vec!["-nographic"];
+        }
+        let mut args = vec!["-display", "none"];
+        for _ in 0..port {
+            args.extend(["-serial", "null"]);
+        }
         match self {
-            Console::Terminal => &["-nographic"],
+            // The monitor shares the terminal: Ctrl-A X quits, as with -nographic.
+            Console::Terminal => args.extend(["-serial", "mon:stdio"]),
             Console::Captured | Console::Echoed => {
-                &["-display", "none", "-serial", "stdio", "-monitor", "none"]
+                args.extend(["-serial", "stdio", "-monitor", "none"]);
             }
         }
+        args
     }
 }
 
@@ -118,7 +128,9 @@ pub(crate) fn run(
     timeout: Duration,
 ) -> Result<Outcome, LaunchError> {
     let mut command = Command::new(program);
-    command.args(args);
+    // No guest here plays sound: the ZCU102's DisplayPort audio would otherwise try the host's
+    // ALSA and fill stderr with its complaints.
+    command.args(args).env("QEMU_AUDIO_DRV", "none");
     if console == Console::Terminal {
         command
             .stdin(Stdio::inherit())
@@ -425,10 +437,28 @@ mod tests {
 
     #[test]
     fn console_arguments_match_the_mode() {
-        assert_eq!(Console::Terminal.qemu_args(), ["-nographic"]);
+        assert_eq!(Console::Terminal.qemu_args(0), ["-nographic"]);
         let captured = ["-display", "none", "-serial", "stdio", "-monitor", "none"];
-        assert_eq!(Console::Captured.qemu_args(), captured);
-        assert_eq!(Console::Echoed.qemu_args(), captured);
+        assert_eq!(Console::Captured.qemu_args(0), captured);
+        assert_eq!(Console::Echoed.qemu_args(0), captured);
+        // The Raspberry Pi 3's console is the second port.
+        assert_eq!(
+            Console::Captured.qemu_args(1),
+            [
+                "-display", "none", "-serial", "null", "-serial", "stdio", "-monitor", "none"
+            ]
+        );
+        assert_eq!(
+            Console::Terminal.qemu_args(1),
+            [
+                "-display",
+                "none",
+                "-serial",
+                "null",
+                "-serial",
+                "mon:stdio"
+            ]
+        );
     }
 
     #[test]

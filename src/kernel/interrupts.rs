@@ -6,7 +6,7 @@ use spin::Once;
 
 use crate::arch::aarch64::hooks::{self, KernelHooks};
 use crate::arch::aarch64::irq::{self, Sgi};
-use crate::arch::aarch64::{gic, percpu, smp, stop};
+use crate::arch::aarch64::{intc, percpu, smp, stop};
 use crate::platform::dtb::Platform;
 
 /// The generic timer's PPI, as the DTB names it.
@@ -43,11 +43,11 @@ pub fn register_handlers(platform: &Platform) {
     });
 }
 
-/// Sets up the calling core's GIC part and enables its private interrupts, and turns its timer
-/// event stream on.
+/// Sets up the calling core's part of the interrupt controller and enables its private
+/// interrupts, and turns its timer event stream on.
 pub fn init_this_core() {
     crate::arch::aarch64::timer::enable_event_stream();
-    let controller = gic::controller();
+    let controller = intc::controller();
     controller.init_this_core();
     if let Some(mask) = controller.this_core_v2_interface_mask() {
         percpu::this_core().set_gic_v2_interface_mask(mask);

@@ -4,13 +4,14 @@
 //! `boot.s` calls [`primary_main`] on the boot core (MMU off, `x0` = the DTB) and
 //! [`secondary_main`] on every other core (MMU on, stacks set). The boot core discovers the
 //! machine, starts the console, carves memory and turns the MMU on, sets up the scheduler, the
-//! timers and the GIC, starts every other core, then runs what the bootargs ask for.
+//! timers and the interrupt controller, starts every other core, then runs what the bootargs
+//! ask for.
 
 use spin::Once;
 
 use super::{fatal, interrupts, memory};
 use crate::arch::aarch64::stop::{self, early_failure};
-use crate::arch::aarch64::{boot, cpu, gic, percpu, psci, smp};
+use crate::arch::aarch64::{boot, cpu, intc, percpu, psci, smp};
 use crate::platform::bootargs;
 use crate::platform::console;
 use crate::platform::dtb::{self, Platform};
@@ -102,15 +103,15 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         u64::from(args.slice_ms.get()) * 1_000_000,
         platform.cpus.len(),
     );
-    let controller = gic::init(gic::Controller::new(&platform.gic));
-    controller.init_distributor();
+    let controller = intc::init(intc::Controller::new(&platform.gic));
+    controller.init_global();
     interrupts::register_handlers(platform);
     interrupts::init_this_core();
     smp::mark_online();
     log::info!(
-        "coresched: {} cores in the DTB, GICv{}, boot core {boot_index}, entered at EL{entry_el}, image at {:#x}",
+        "coresched: {} cores in the DTB, {}, boot core {boot_index}, entered at EL{entry_el}, image at {:#x}",
         platform.cpus.len(),
-        controller.version(),
+        controller.name(),
         boot::image_layout().text.start
     );
 

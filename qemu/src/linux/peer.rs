@@ -57,7 +57,12 @@ impl LinuxPeer {
         let mut args = self.machine.qemu_args_booting(&files.kernel);
         args.extend(["-initrd".into(), files.initramfs.clone().into()]);
         args.extend(["-append", LINUX_COMMAND_LINE, "-no-reboot"].map(OsString::from));
-        args.extend(Console::Captured.qemu_args().iter().map(OsString::from));
+        args.extend(
+            Console::Captured
+                .qemu_args(0)
+                .into_iter()
+                .map(OsString::from),
+        );
         args
     }
 

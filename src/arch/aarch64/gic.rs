@@ -1,4 +1,5 @@
-//! The interrupt controller: GICv2 or GICv3 through `arm-gic`, as the DTB describes it.
+//! The GIC: GICv2 or GICv3 through `arm-gic`, as the DTB describes it (one of the interrupt
+//! controllers behind [`super::intc`]).
 //!
 //! One [`Controller`] serves every core. Its distributor is set up once by the boot core; each
 //! core then sets up its own part ([`Controller::init_this_core`]): the banked GICv2 CPU
@@ -18,7 +19,7 @@ use arm_gic::{IntId, InterruptGroup, Trigger, UniqueMmioPointer};
 use heapless::Vec;
 
 use super::percpu;
-use crate::platform::dtb::{Gic as GicDescription, MAX_REDISTRIBUTOR_REGIONS, PhysRegion};
+use crate::platform::dtb::{MAX_REDISTRIBUTOR_REGIONS, PhysRegion};
 use crate::sync::{IrqSpinLock, LockRank};
 
 /// How often the fatal path tries the GICv2 driver's lock before it gives up on an SGI.
@@ -27,7 +28,7 @@ const FATAL_PATH_LOCK_TRIES: u32 = 1 << 16;
 /// The lowest priority mask: every interrupt priority is let through.
 const ALL_PRIORITIES: u8 = 0xff;
 
-/// The interrupt controller found in the DTB.
+/// The GIC found in the DTB.
 pub enum Controller {
     /// GICv2: distributor plus a CPU interface banked per core at one address. `arm-gic`'s
     /// driver must be the only one with those registers, so there is exactly one, shared by
@@ -48,31 +49,31 @@ pub enum Controller {
 }
 
 impl Controller {
-    /// Describes the controller; touches no register.
-    pub fn new(description: &GicDescription) -> Self {
-        match description {
-            GicDescription::V2 {
-                distributor,
-                cpu_interface,
-            } => Self::V2 {
-                distributor: distributor.base() as usize,
-                // The addresses come from the DTB and are mapped as device memory before any
-                // register is touched; this is the only `GicV2` ever made for them.
-                // SAFETY: so the driver has no alias, as `GicV2::new` requires.
-                gic: IrqSpinLock::new(LockRank::InterruptController, unsafe {
-                    GicV2::new(
-                        distributor.base() as usize as *mut _,
-                        cpu_interface.base() as usize as *mut _,
-                    )
-                }),
-            },
-            GicDescription::V3 {
-                distributor,
-                redistributors,
-            } => Self::V3 {
-                distributor: distributor.base() as usize,
-                redistributor_regions: redistributors.clone(),
-            },
+    /// Describes a GICv2 with these frames; touches no register. Called once per system
+    /// (the driver must be the only one with these registers).
+    pub fn v2(distributor: PhysRegion, cpu_interface: PhysRegion) -> Self {
+        Self::V2 {
+            distributor: distributor.base() as usize,
+            // The addresses come from the DTB and are mapped as device memory before any
+            // register is touched; this is the only `GicV2` ever made for them.
+            // SAFETY: so the driver has no alias, as `GicV2::new` requires.
+            gic: IrqSpinLock::new(LockRank::InterruptController, unsafe {
+                GicV2::new(
+                    distributor.base() as usize as *mut _,
+                    cpu_interface.base() as usize as *mut _,
+                )
+            }),
+        }
+    }
+
+    /// Describes a GICv3 with these frames; touches no register.
+    pub fn v3(
+        distributor: PhysRegion,
+        redistributors: Vec<PhysRegion, MAX_REDISTRIBUTOR_REGIONS>,
+    ) -> Self {
+        Self::V3 {
+            distributor: distributor.base() as usize,
+            redistributor_regions: redistributors,
         }
     }
 
@@ -300,21 +301,4 @@ fn redistributor_stride(first_frame: NonNull<GicrSgi>) -> usize {
     // SAFETY: a read-only register; reading it has no side effect.
     let vlpis = unsafe { typer.read_volatile() } & (1 << 1) != 0;
     if vlpis { 0x40000 } else { 0x20000 }
-}
-
-static CONTROLLER: spin::Once<Controller> = spin::Once::new();
-
-/// Installs the system's interrupt controller; the boot core does it once.
-pub fn init(controller: Controller) -> &'static Controller {
-    CONTROLLER.call_once(|| controller)
-}
-
-/// The system's interrupt controller.
-///
-/// # Panics
-/// Before [`init`].
-pub fn controller() -> &'static Controller {
-    CONTROLLER
-        .get()
-        .expect("the GIC is set up before interrupts are used")
 }

@@ -8,7 +8,7 @@ use arm_gic::IntId;
 
 use super::exceptions::TrapFrame;
 use super::fn_cell::FnCell;
-use super::gic;
+use super::intc;
 
 /// The SGIs coresched uses, one meaning each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,12 +55,12 @@ pub fn register(intid: IntId, handler: Handler) -> Result<(), RegisterError> {
 
 /// Enables the private interrupt `intid` (an SGI or PPI) on the calling core.
 pub fn enable_private(intid: IntId) {
-    gic::controller().enable_private(intid);
+    intc::controller().enable_private(intid);
 }
 
 /// Sends `sgi` to core `target`.
 pub fn send_sgi(sgi: Sgi, target: usize) {
-    gic::controller().send_sgi(sgi as u32, target, true);
+    intc::controller().send_sgi(sgi as u32, target, true);
 }
 
 /// Interrupts core `target` with the reschedule SGI, which makes it look at its queues and its
@@ -72,7 +72,7 @@ pub fn send_reschedule(target: usize) {
 /// Sends `sgi` to core `target` from the fatal path: never waits long for a driver lock that
 /// this core may itself hold (it was interrupted inside the driver). Returns whether it was sent.
 pub fn send_sgi_from_fatal_path(sgi: Sgi, target: usize) -> bool {
-    gic::controller().send_sgi(sgi as u32, target, false)
+    intc::controller().send_sgi(sgi as u32, target, false)
 }
 
 /// Called by the IRQ vector with the interrupted thread's saved state.
@@ -82,7 +82,7 @@ extern "C" fn handle_irq(frame: &mut TrapFrame) {
     if let Some(hooks) = hooks {
         (hooks.interrupt_entry)(super::cpu::core_id(), frame.elr);
     }
-    let controller = gic::controller();
+    let controller = intc::controller();
     while let Some(intid) = controller.acknowledge() {
         // GICv2 reports an SGI's source core in bits 12:10; the id is the low ten bits. The
         // end-of-interrupt write below takes the full value back.

@@ -1,4 +1,5 @@
-//! AArch64: boot, exceptions, interrupts (GIC), the generic timer, PSCI, the MMU and SMP.
+//! AArch64: boot, exceptions, interrupts (GIC or BCM2836), the generic timer, PSCI, the MMU
+//! and SMP.
 //!
 //! The assembly (`boot.s`, `exceptions.s`) does only what Rust cannot: the image header, the
 //! EL2 to EL1 drop, self-relocation, the first instructions of each core and the exception
@@ -13,6 +14,7 @@ core::arch::global_asm!(include_str!("boot.s"));
 core::arch::global_asm!(include_str!("exceptions.s"));
 core::arch::global_asm!(include_str!("context.s"));
 
+pub mod bcm2836;
 pub mod boot;
 pub mod context;
 pub mod cpu;
@@ -20,6 +22,7 @@ pub mod exceptions;
 pub mod fn_cell;
 pub mod gic;
 pub mod hooks;
+pub mod intc;
 pub mod irq;
 pub mod mmu;
 pub mod percpu;

@@ -65,7 +65,7 @@ pub enum DtbError {
         /// The repeated MPIDR.
         mpidr: u64,
     },
-    /// No GICv2 or GICv3 node was found.
+    /// No GICv2, GICv3 or BCM2836 per-core interrupt controller node was found.
     NoInterruptController,
     /// More regions of one kind than the fixed capacity holds.
     TooManyRegions {
@@ -180,7 +180,8 @@ impl fmt::Display for DtbError {
             }
             Self::NoInterruptController => write!(
                 f,
-                "DTB has no supported interrupt controller (GICv2 or arm,gic-v3)"
+                "DTB has no supported interrupt controller (GICv2, arm,gic-v3 or \
+                 brcm,bcm2836-l1-intc)"
             ),
             Self::TooManyRegions { kind, limit } => {
                 write!(f, "DTB has more than {limit} {kind} regions")

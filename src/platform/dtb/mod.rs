@@ -50,6 +50,15 @@ const GIC_COMPATIBLES: &[&str] = &[
     "arm,cortex-a7-gic",
     "qcom,msm-qgic2",
 ];
+/// The BCM2836 per-core interrupt controller (Raspberry Pi 2 and 3), used where there is no GIC.
+const BCM2836_LOCAL_COMPATIBLE: &str = "brcm,bcm2836-l1-intc";
+/// The bytes of the BCM2836 per-core controller's registers the kernel uses (up to the last
+/// core's mailbox clear registers).
+const BCM2836_LOCAL_REGISTERS_SIZE: u64 = 0x100;
+/// Cells per BCM2836 per-core interrupt specifier: the local interrupt number, and flags.
+const BCM2836_INTERRUPT_CELLS: u32 = 2;
+/// The BCM2836's generic-timer interrupts are its local interrupts 0 to 3.
+const BCM2836_TIMER_INTERRUPTS: u32 = 4;
 const TIMER_COMPATIBLES: &[&str] = &["arm,armv8-timer", "arm,armv7-timer"];
 /// PSCI 0.2 and later: the standard function ids. PSCI 0.1 (`arm,psci` alone) names its own
 /// ids in the node, which this kernel does not read.
@@ -116,11 +125,7 @@ fn discover_with(blob: &[u8], ram: Option<PhysRegion>) -> Result<Platform<'_>, D
 
     let (cpus, skipped_cpus) = cpus(&fdt)?;
     let psci = psci_conduit(&fdt)?;
-    let gic_node = find(&fdt, |node| {
-        is_available(node) && compatible(node).contains_any(GIC_COMPATIBLES)
-    })
-    .ok_or(DtbError::NoInterruptController)?;
-    let gic = interrupt_controller(&gic_node)?;
+    let (gic_node, gic) = find_interrupt_controller(&fdt)?;
     let reserved = reserved(&fdt)?;
     let console = console::stdout(&fdt)?;
     // The other UARTs are looked at only when stdout-path names none a driver knows.
@@ -128,7 +133,7 @@ fn discover_with(blob: &[u8], ram: Option<PhysRegion>) -> Result<Platform<'_>, D
         Some(_) => None,
         None => console::serial(&fdt),
     };
-    let timer = timer_interrupts(&fdt, &gic_node)?;
+    let timer = timer_interrupts(&fdt, &gic_node, &gic)?;
     let bootargs = bootargs(&fdt)?;
     // Last, what a bootloader usually adds to a board's DTB: RAM.
     Ok(Platform {
@@ -458,6 +463,33 @@ fn psci_conduit(fdt: &Fdt<'_>) -> Result<Option<PsciConduit>, DtbError> {
     }
 }
 
+/// The interrupt controller: the first available node with a GIC compatible anywhere in its
+/// list, else the first available BCM2836 per-core controller; with its node.
+fn find_interrupt_controller<'a>(fdt: &Fdt<'a>) -> Result<(Located<'a>, Gic), DtbError> {
+    if let Some(gic) = find(fdt, |node| {
+        is_available(node) && compatible(node).contains_any(GIC_COMPATIBLES)
+    }) {
+        let description = interrupt_controller(&gic)?;
+        return Ok((gic, description));
+    }
+    let local = find(fdt, |node| {
+        is_available(node) && compatible(node).contains(BCM2836_LOCAL_COMPATIBLE)
+    })
+    .ok_or(DtbError::NoInterruptController)?;
+    const NODE: &str = "brcm,bcm2836-l1-intc node";
+    let registers = local
+        .regions(NODE)?
+        .next()
+        .transpose()?
+        .filter(|registers| registers.size() >= BCM2836_LOCAL_REGISTERS_SIZE)
+        .ok_or(DtbError::BadProperty {
+            node: NODE,
+            property: "reg",
+            expected: "a region of at least 0x100 bytes",
+        })?;
+    Ok((local, Gic::Bcm2836Local { registers }))
+}
+
 /// The GIC that `located` describes.
 fn interrupt_controller(located: &Located<'_>) -> Result<Gic, DtbError> {
     const NODE: &str = "GIC node";
@@ -595,18 +627,30 @@ fn interrupt_parent_is(fdt: &Fdt<'_>, located: &Located<'_>, gic: &Node<'_>) -> 
     false
 }
 
-/// The generic timer's PPIs, from its `interrupts` in the GIC's format (the GIC being its
-/// interrupt parent) or its `interrupts-extended` (each entry naming the GIC).
-fn timer_interrupts(fdt: &Fdt<'_>, gic: &Located<'_>) -> Result<TimerInterrupts, DtbError> {
+/// The generic timer's PPIs, from its `interrupts` in the interrupt controller's format (the
+/// controller being its interrupt parent) or its `interrupts-extended` (each entry naming the
+/// controller). `kind` is what `gic` describes: a GIC's specifiers name PPIs; the BCM2836
+/// per-core controller's name its local interrupts 0 to 3, which stand for PPIs 0 to 3.
+fn timer_interrupts(
+    fdt: &Fdt<'_>,
+    gic: &Located<'_>,
+    kind: &Gic,
+) -> Result<TimerInterrupts, DtbError> {
+    let is_gic = !matches!(kind, Gic::Bcm2836Local { .. });
+    let (node, allowed_cells, expected): (_, &[u32], _) = if is_gic {
+        ("GIC node", &GIC_INTERRUPT_CELLS, "3 or 4")
+    } else {
+        ("brcm,bcm2836-l1-intc node", &[BCM2836_INTERRUPT_CELLS], "2")
+    };
     let interrupt_cells = gic
         .node
         .property("#interrupt-cells")
         .and_then(|property| property.as_u32())
-        .filter(|cells| GIC_INTERRUPT_CELLS.contains(cells))
+        .filter(|cells| allowed_cells.contains(cells))
         .ok_or(DtbError::BadProperty {
-            node: "GIC node",
+            node,
             property: "#interrupt-cells",
-            expected: "3 or 4",
+            expected,
         })?;
     let timer = find(fdt, |node| compatible(node).contains_any(TIMER_COMPATIBLES))
         .ok_or(DtbError::MissingNode("arm,armv8-timer"))?;
@@ -644,7 +688,11 @@ fn timer_interrupts(fdt: &Fdt<'_>, gic: &Located<'_>) -> Result<TimerInterrupts,
                     let controller = fdt.node_by_phandle(cells.next()?)?;
                     (controller == gic.node).then_some(())?;
                 }
-                ppi_intid(cells.next()?, cells.next()?)
+                if is_gic {
+                    ppi_intid(cells.next()?, cells.next()?)
+                } else {
+                    local_timer_intid(cells.next()?)
+                }
             })
             .ok_or_else(unusable)
     };
@@ -659,6 +707,12 @@ fn timer_interrupts(fdt: &Fdt<'_>, gic: &Located<'_>) -> Result<TimerInterrupts,
 /// The GIC interrupt id of a `<type number ...>` specifier, if it is a PPI.
 fn ppi_intid(kind: u32, number: u32) -> Option<u32> {
     (kind == GIC_SPEC_PPI && number < PPI_COUNT).then(|| PPI_INTID_BASE + number)
+}
+
+/// The interrupt id standing for BCM2836 local interrupt `number`, if it is a generic-timer
+/// interrupt: the PPI of the same number.
+fn local_timer_intid(number: u32) -> Option<u32> {
+    (number < BCM2836_TIMER_INTERRUPTS).then(|| PPI_INTID_BASE + number)
 }
 
 /// `/chosen/bootargs`, or `""` without one.

@@ -93,7 +93,8 @@ pub enum PsciConduit {
     Smc,
 }
 
-/// The interrupt controller and its MMIO frames.
+/// The interrupt controller and its MMIO frames: a GIC, or the Raspberry Pi 2/3's BCM2836
+/// per-core controller where there is none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Gic {
     /// GICv2 (also GIC-400): memory-mapped CPU interface, at most 8 CPUs.
@@ -109,6 +110,13 @@ pub enum Gic {
         distributor: PhysRegion,
         /// Every redistributor region, in DTB order; never empty.
         redistributors: Vec<PhysRegion, MAX_REDISTRIBUTOR_REGIONS>,
+    },
+    /// The BCM2836 per-core controller (`brcm,bcm2836-l1-intc`): each core's generic-timer
+    /// interrupts and mailboxes. Its timer interrupts are given as PPIs of the same number
+    /// (local interrupt 3, the virtual timer, is PPI 3, interrupt id 19).
+    Bcm2836Local {
+        /// Its registers: at least 0x100 bytes.
+        registers: PhysRegion,
     },
 }
 
@@ -262,8 +270,8 @@ impl Platform<'_> {
         }
     }
 
-    /// The MMIO regions the kernel must map as device memory: the GIC's frames, then the
-    /// console UART's registers if there is a console.
+    /// The MMIO regions the kernel must map as device memory: the interrupt controller's
+    /// frames, then the console UART's registers if there is a console.
     pub fn device_regions(&self) -> impl Iterator<Item = PhysRegion> + '_ {
         let (distributor, cpu_frames) = match &self.gic {
             Gic::V2 {
@@ -274,6 +282,7 @@ impl Platform<'_> {
                 distributor,
                 redistributors,
             } => (distributor, redistributors.as_slice()),
+            Gic::Bcm2836Local { registers } => (registers, &[][..]),
         };
         iter::once(*distributor)
             .chain(cpu_frames.iter().copied())

@@ -552,7 +552,10 @@ fn rock_pi_4b_has_an_8250_console_and_four_cell_gic_specifiers() {
     );
     let (gic, located) = gic_of(ROCK_PI_4B);
     assert!(matches!(gic, Gic::V3 { .. }));
-    assert_eq!(timer_interrupts(&fdt(ROCK_PI_4B), &located), Ok(VIRT_TIMER));
+    assert_eq!(
+        timer_interrupts(&fdt(ROCK_PI_4B), &located, &gic),
+        Ok(VIRT_TIMER)
+    );
 }
 
 #[test]
@@ -584,13 +587,68 @@ fn gic_compatible_is_matched_anywhere_in_the_list() {
 }
 
 #[test]
-fn raspberry_pi_3_has_no_gic() {
-    assert_eq!(discover_err(RPI_3B), DtbError::NoInterruptController);
-    let (cpus, skipped) = cpus(&fdt(RPI_3B)).unwrap();
-    assert!(skipped.is_empty());
-    assert!(
-        cpus.iter()
-            .all(|cpu| matches!(cpu.enable_method, EnableMethod::SpinTable { .. }))
+fn raspberry_pi_3_has_the_bcm2836_per_core_controller_and_spin_tables() {
+    let platform = discover(RPI_3B).unwrap();
+    // Behind the soc bus's second range, which maps it 1:1.
+    assert_eq!(
+        platform.gic,
+        Gic::Bcm2836Local {
+            registers: region(0x4000_0000, 0x100)
+        }
+    );
+    // Local interrupts 0, 1, 3, 2 in the DTB's order: the virtual timer is local 3, PPI 3.
+    assert_eq!(
+        platform.timer,
+        TimerInterrupts {
+            secure_phys: 16,
+            nonsecure_phys: 17,
+            virt: 19,
+            hyp_phys: 18,
+        }
+    );
+    assert!(platform.skipped_cpus.is_empty());
+    let release: std::vec::Vec<_> = platform
+        .cpus
+        .iter()
+        .map(|cpu| match cpu.enable_method {
+            EnableMethod::SpinTable { release_addr } => release_addr.get(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(release, [0xd8, 0xe0, 0xe8, 0xf0]);
+    let console = platform.console.unwrap();
+    assert_eq!(console.compatible.first(), Some("brcm,bcm2835-aux-uart"));
+    assert_eq!(console.regs, region(0x3f21_5040, 0x40));
+    assert_eq!(
+        platform.device_regions().collect::<std::vec::Vec<_>>(),
+        [region(0x4000_0000, 0x100), region(0x3f21_5040, 0x40)]
+    );
+}
+
+#[test]
+fn a_bcm2836_controller_needs_its_registers_and_two_cell_specifiers() {
+    // `reg = <0x40000000 0x100>` shrunk to 0xf0 bytes: too short for the mailboxes.
+    let short = patched(
+        RPI_3B,
+        &[0x40, 0, 0, 0, 0, 0, 1, 0],
+        &[0x40, 0, 0, 0, 0, 0, 0, 0xf0],
+    );
+    assert_eq!(
+        discover_err(&short),
+        DtbError::BadProperty {
+            node: "brcm,bcm2836-l1-intc node",
+            property: "reg",
+            expected: "a region of at least 0x100 bytes",
+        }
+    );
+    // Without it, or a GIC, there is no interrupt controller.
+    assert_eq!(
+        discover_err(&patched(
+            RPI_3B,
+            b"brcm,bcm2836-l1-intc\0",
+            b"brcm,bcm2836-l1-intx\0"
+        )),
+        DtbError::NoInterruptController
     );
 }
 
@@ -606,6 +664,7 @@ fn console_is_none_without_a_named_node() {
         let gic_frames = match &platform.gic {
             Gic::V2 { .. } => 2,
             Gic::V3 { redistributors, .. } => 1 + redistributors.len(),
+            Gic::Bcm2836Local { .. } => 1,
         };
         assert_eq!(platform.device_regions().count(), gic_frames);
     }
