@@ -1,5 +1,6 @@
 //! The kernel tests as `cargo test` entries: the `kernel-test` kernel is booted with `test=all`
-//! on each board shape up to 64 vCPUs (GICv2 and GICv3, three CPU models, EL1 and EL2 entry),
+//! on each board shape up to 64 vCPUs (GICv2 and GICv3, three CPU models, EL1 and EL2 entry)
+//! and on QEMU's Raspberry Pi 3 (spin tables, the BCM2836 controller, no PSCI: hotplug refused),
 //! and every kernel test in its TAP report becomes one libtest trial named
 //! `<board>::<kernel test>`, e.g. `gic_v3_4_cores::sched::spawn_and_join`. Each board also has
 //! a `<board>::whole_run` trial: status 0, a TAP 14 report with every planned result, the
@@ -17,7 +18,7 @@
 use std::thread;
 use std::time::Duration;
 
-use coresched_qemu::{Boot, Cpu, ExceptionLevel, Gic, Machine, Outcome, Profile};
+use coresched_qemu::{Boot, Cpu, ExceptionLevel, Gic, Machine, Model, Outcome, Profile};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 /// The kernel tests that must pass on every core of every board.
@@ -62,6 +63,7 @@ fn boards() -> Vec<Board> {
         board("cpu_cortex_a53", four(Cpu::CortexA53, ExceptionLevel::El1)),
         board("cpu_max", four(Cpu::Max, ExceptionLevel::El1)),
         board("el2_entry", four(Cpu::CortexA72, ExceptionLevel::El2)),
+        board("raspi3b", Machine::of_model(Model::Raspi3b)),
     ]
 }
 

@@ -21,7 +21,8 @@ pub enum HotplugError {
     NotAllowed(CoreState),
     /// The boot core and the monitor core do not go offline.
     Essential,
-    /// PSCI refused or is missing (spin-table cores cannot be restarted).
+    /// PSCI refused or is missing: without it a core cannot be powered off and restarted
+    /// (spin-table boards), so every core stays online.
     Firmware,
     /// The core did not finish the change within the time limit.
     TimedOut,
@@ -47,10 +48,14 @@ fn wait_until(done: impl Fn() -> bool) -> Result<(), HotplugError> {
 }
 
 /// Takes `core` offline: its tasks and timers move to the heir core, then it powers off.
-/// Returns once it is off. Call from a task on another core.
+/// Returns once it is off. Call from a task on another core. Refused with
+/// [`HotplugError::Firmware`], the core untouched, where cores cannot be restarted (no PSCI).
 pub fn core_offline(core: usize) -> Result<(), HotplugError> {
     if core == heir_core() || core == monitor_core() {
         return Err(HotplugError::Essential);
+    }
+    if !smp::can_hotplug() {
+        return Err(HotplugError::Firmware);
     }
     CORE_TABLE
         .change_state(core, CoreState::GoingOffline)

@@ -167,6 +167,13 @@ pub fn is_powered_off(index: usize) -> bool {
     super::psci::is_off(percpu::core(index).mpidr()).unwrap_or(true)
 }
 
+/// Whether cores can be powered off and started again at run time: both need PSCI (`CPU_OFF`,
+/// `CPU_ON`). Without it (spin-table boards such as the Raspberry Pi 3) a core released from its
+/// spin table can never return to it, so no core may go offline.
+pub fn can_hotplug() -> bool {
+    super::psci::is_available()
+}
+
 /// Starts core `index` again after it went offline, with the record and stacks it booted with.
 pub fn restart_core(index: usize) -> Result<(), StartError> {
     let record = (&raw const SECONDARY_BOOT)
