@@ -12,6 +12,7 @@ use crate::kernel::{self, BuildOutput, Profile};
 use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine};
 use crate::outcome::Outcome;
 use crate::qemu::{self, Console, RunSlots};
+use crate::record::RecordReplay;
 
 /// The bootargs word the launcher always adds: the kernel ends QEMU through semihosting, which
 /// carries its exit status out (see `-semihosting-config` in [`Boot::qemu_args`]).
@@ -57,6 +58,7 @@ pub struct Boot {
     gdb: Option<Gdb>,
     console: Console,
     seed: Option<u64>,
+    record_replay: Option<RecordReplay>,
 }
 
 impl Default for Boot {
@@ -79,6 +81,7 @@ impl Boot {
             gdb: None,
             console: Console::Captured,
             seed: None,
+            record_replay: None,
         }
     }
 
@@ -209,6 +212,15 @@ impl Boot {
         self
     }
 
+    /// Records the boot into a directory, or replays one recorded before, with QEMU's
+    /// record/replay (`None`, the default: neither). A replay boots the recorded kernel, and
+    /// [`Boot::run`] refuses it unless the board and bootargs are those of the recording. Both
+    /// need a single vCPU.
+    pub fn record_replay(mut self, record_replay: Option<RecordReplay>) -> Self {
+        self.record_replay = record_replay;
+        self
+    }
+
     /// Sets where the serial console goes.
     pub fn console(mut self, console: Console) -> Self {
         self.console = console;
@@ -232,14 +244,24 @@ impl Boot {
     pub fn run(&self) -> Result<Outcome, LaunchError> {
         let board = self.board();
         board.validate().map_err(LaunchError::InvalidMachine)?;
+        if let Some(record_replay) = &self.record_replay {
+            record_replay
+                .check(board.smp)
+                .map_err(LaunchError::InvalidMachine)?;
+        }
         let qemu = qemu::find_qemu()?;
-        let (image, elf) = match &self.kernel {
-            KernelSource::Image(image) => (image.clone(), None),
-            KernelSource::Elf(elf) => {
+        let recorded = self
+            .record_replay
+            .as_ref()
+            .and_then(RecordReplay::recorded_kernel);
+        let (image, elf) = match (recorded, &self.kernel) {
+            (Some(kernel), _) => kernel,
+            (None, KernelSource::Image(image)) => (image.clone(), None),
+            (None, KernelSource::Elf(elf)) => {
                 let converted = kernel::image_from_elf(elf)?;
                 (converted.image, Some(converted.elf))
             }
-            KernelSource::Built => {
+            (None, KernelSource::Built) => {
                 let output = match self.console {
                     Console::Captured => BuildOutput::Captured,
                     Console::Echoed | Console::Terminal => BuildOutput::Shown,
@@ -247,6 +269,13 @@ impl Boot {
                 let built = kernel::build(self.profile, &self.features, output)?;
                 (built.image, Some(built.elf))
             }
+        };
+        let (image, elf) = match &self.record_replay {
+            Some(record_replay) => {
+                let machine_args = self.machine_args(&record_replay.image());
+                record_replay.prepare(&image, elf.as_deref(), &machine_args)?
+            }
+            None => (image, elf),
         };
         let timeout = self.effective_timeout();
         let _claim = RunSlots::claim(board.smp);
@@ -287,6 +316,23 @@ impl Boot {
         format!("{}{} {EXIT_BOOTARG}", self.bootargs, self.seed_word())
     }
 
+    /// The QEMU arguments that make the machine and what runs on it: the board (with no clock
+    /// of its own when record/replay sets `-icount`), `image` and the kernel command line. A
+    /// replay must have the recording's.
+    fn machine_args(&self, image: &Path) -> Vec<OsString> {
+        let board = match self.record_replay {
+            Some(_) => Machine {
+                clock: Clock::Host,
+                ..self.board()
+            },
+            None => self.board(),
+        };
+        let mut args = board.qemu_args_booting(image);
+        args.extend(["-append".into(), self.kernel_command_line().into()]);
+        args.extend(["-semihosting-config", "enable=on,target=native"].map(OsString::from));
+        args
+    }
+
     /// ` seed=N` for a seeded boot, else nothing.
     fn seed_word(&self) -> String {
         self.seed
@@ -296,9 +342,10 @@ impl Boot {
 
     /// The QEMU command line (after the program name) that boots `image`.
     pub fn qemu_args(&self, image: &Path) -> Vec<OsString> {
-        let mut args = self.board().qemu_args_booting(image);
-        args.extend(["-append".into(), self.kernel_command_line().into()]);
-        args.extend(["-semihosting-config", "enable=on,target=native"].map(OsString::from));
+        let mut args = self.machine_args(image);
+        if let Some(record_replay) = &self.record_replay {
+            args.extend(record_replay.qemu_args(self.board().clock));
+        }
         args.extend(self.console.qemu_args().iter().map(OsString::from));
         if let Some(gdb) = &self.gdb {
             args.extend(gdb.qemu_args().map(OsString::from));
