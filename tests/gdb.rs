@@ -91,8 +91,8 @@ fn a_breakpoint_on_a_kernel_function_is_hit_with_a_backtrace() {
 
 /// What gdb shows at the first stop of a seeded 4-vCPU boot at the monitor's closing report:
 /// the stop line, every register, and the monitor's counters (which the seed's interleaving
-/// decides). Only the first stop is compared: on several vCPUs each stop ends the running
-/// vCPU's round-robin slice early, so the interleaving after it is not the seed's any more.
+/// decides). Only the first stop is compared: on several vCPUs a stop changes which vCPU QEMU
+/// runs when, so the run after it is not the unstopped one.
 fn state_at_the_closing_report(seed: u64) -> String {
     let script = [
         "break coresched::monitor::kernel::print_counters",

@@ -2,12 +2,16 @@
 //! console, byte for byte (timer interrupts, SGIs, the serial console and the semihosting exit
 //! included); a replay under gdb runs backwards (`reverse-stepi`, `reverse-continue`); and a
 //! replay with other bootargs than the recording's is refused before QEMU starts.
+//!
+//! qemu-img (for the snapshot disk) and gdb-multiarch are installed like QEMU when missing (as
+//! root with apt-get); where they cannot be, the test says why and skips what needs them.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use coresched_qemu::gdb::find_gdb;
+use coresched_qemu::record::find_qemu_img;
 use coresched_qemu::{Boot, Gdb, GdbSession, Profile, RecordReplay};
 
 /// Kernel tests that take timer interrupts, send SGIs and sleep, on the one vCPU.
@@ -41,6 +45,10 @@ fn pcs(gdb_output: &str) -> Vec<&str> {
 
 #[test]
 fn a_recorded_run_replays_to_the_same_console_and_backwards_under_gdb() {
+    if let Err(error) = find_qemu_img() {
+        eprintln!("SKIPPED: qemu-img is not available: {error}");
+        return;
+    }
     let dir = recording_dir("replay");
     let recorded = boot(BOOTARGS, RecordReplay::Record(dir.clone()))
         .run()

@@ -454,6 +454,29 @@ mod tests {
     }
 
     #[test]
+    fn record_replay_sets_the_only_icount_and_keeps_the_clock() {
+        let recording = Boot::new()
+            .smp(1)
+            .deterministic(true)
+            .record_replay(Some(RecordReplay::Record("/r".into())));
+        let args = args(&recording);
+        assert_eq!(
+            args.iter().filter(|arg| *arg == "-icount").count(),
+            1,
+            "{args:?}"
+        );
+        let joined = args.join(" ");
+        assert!(
+            joined.contains("-icount shift=0,sleep=off,rr=record,rrfile=/r/replay.bin"),
+            "{joined}"
+        );
+        // What a replay compares: the board and command line, without the clock or rr.
+        let machine = recording.machine_args(Path::new("/r/coresched.Image"));
+        assert!(!machine.iter().any(|arg| arg == "-icount"), "{machine:?}");
+        assert!(machine.iter().any(|arg| arg == "demo exit=semihosting"));
+    }
+
+    #[test]
     fn time_out_defaults_scale_with_the_core_count() {
         assert_eq!(Boot::new().effective_timeout(), Duration::from_secs(61));
         assert_eq!(

@@ -121,7 +121,7 @@ impl RecordReplay {
                     }
                 }
                 run_tool(
-                    Command::new(qemu_img()?)
+                    Command::new(find_qemu_img()?)
                         .args(["create", "-q", "-f", "qcow2"])
                         .arg(dir.join(SNAPSHOT_DISK))
                         .arg(SNAPSHOT_DISK_SIZE),
@@ -190,9 +190,10 @@ fn args_file_text(args: &[OsString]) -> String {
         .collect()
 }
 
-/// The path of `qemu-img`, from Debian's `qemu-utils` (installed when missing and this
-/// process runs as root with apt-get). Found once per process.
-fn qemu_img() -> Result<PathBuf, LaunchError> {
+/// The path of `qemu-img`, which makes a recording's snapshot disk: from Debian's
+/// `qemu-utils`, installed when missing and this process runs as root with apt-get. Found once
+/// per process.
+pub fn find_qemu_img() -> Result<PathBuf, LaunchError> {
     static QEMU_IMG: OnceLock<Result<PathBuf, LaunchError>> = OnceLock::new();
     QEMU_IMG
         .get_or_init(|| find_or_install("qemu-img", "qemu-utils"))
