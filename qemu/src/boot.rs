@@ -273,7 +273,7 @@ impl Boot {
         let (image, elf) = match &self.record_replay {
             Some(record_replay) => {
                 let machine_args = self.machine_args(&record_replay.image());
-                record_replay.prepare(&image, elf.as_deref(), &machine_args)?
+                record_replay.prepare(&image, elf.as_deref(), board.clock, &machine_args)?
             }
             None => (image, elf),
         };

@@ -4,8 +4,8 @@
 //! qcow2 image holding the snapshot taken at the start (`snapshots.qcow2`, which reverse
 //! execution in gdb needs), a copy of the kernel ELF and Image that ran (`coresched`,
 //! `coresched.Image`), and the QEMU arguments that describe the board and the kernel command line
-//! (`qemu-args`). A replay boots that copy of the kernel and refuses a different board or command
-//! line, which would not follow the log.
+//! (`qemu-args`, with the clock's `-icount` setting). A replay boots that copy of the kernel and
+//! refuses a different clock, board or command line, which would not follow the log.
 //!
 //! QEMU 7.2's record/replay runs one vCPU only: with `-smp` above 1 QEMU refuses with
 //! "Record/replay feature is not supported for 'smp'", so the launcher refuses first.
@@ -94,17 +94,19 @@ impl RecordReplay {
 
     /// Makes the directory ready before QEMU starts. Recording: creates it and an empty
     /// snapshot disk (with `qemu-img`, installed like QEMU when missing), copies the kernel
-    /// (`image` and its `elf`) into it and writes `machine_args`; returns the copy, which is
-    /// what boots. Replaying: checks that the recording is complete and was made with the same
-    /// `machine_args`; returns its kernel.
+    /// (`image` and its `elf`) into it and writes the `-icount` setting of `clock` and
+    /// `machine_args`; returns the copy, which is what boots. Replaying: checks that the
+    /// recording is complete and was made with the same clock and `machine_args`; returns its
+    /// kernel.
     pub fn prepare(
         &self,
         image: &Path,
         elf: Option<&Path>,
+        clock: Clock,
         machine_args: &[OsString],
     ) -> Result<(PathBuf, Option<PathBuf>), LaunchError> {
         let dir = self.dir();
-        let args_text = args_file_text(machine_args);
+        let args_text = args_file_text(clock, machine_args);
         let args_path = dir.join(ARGS_FILE);
         match self {
             RecordReplay::Record(_) => {
@@ -161,8 +163,7 @@ impl RecordReplay {
             RecordReplay::Record(_) => "record",
             RecordReplay::Replay(_) => "replay",
         };
-        let setting = clock.qemu_args().get(1).copied().unwrap_or("shift=auto");
-        let mut icount = OsString::from(format!("{setting},rr={mode},rrfile="));
+        let mut icount = OsString::from(format!("{},rr={mode},rrfile=", icount_setting(clock)));
         icount.push(dir.join(LOG_FILE));
         icount.push(format!(",rrsnapshot={START_SNAPSHOT}"));
         let mut drive = OsString::from("file=");
@@ -183,10 +184,21 @@ fn kernel_in(dir: &Path) -> (PathBuf, Option<PathBuf>) {
     (image_in(dir), elf.is_file().then_some(elf))
 }
 
-/// `args` one a line, as [`ARGS_FILE`] holds them.
-fn args_file_text(args: &[OsString]) -> String {
-    args.iter()
-        .map(|arg| format!("{}\n", arg.to_string_lossy()))
+/// The `-icount` setting a recording runs on: `clock`'s own, or QEMU's `shift=auto` for the
+/// host clock (record/replay needs icount).
+fn icount_setting(clock: Clock) -> &'static str {
+    clock.qemu_args().get(1).copied().unwrap_or("shift=auto")
+}
+
+/// What [`ARGS_FILE`] holds: `-icount`, `clock`'s setting, then `args`, one a line.
+fn args_file_text(clock: Clock, args: &[OsString]) -> String {
+    ["-icount", icount_setting(clock)]
+        .into_iter()
+        .map(|arg| format!("{arg}\n"))
+        .chain(
+            args.iter()
+                .map(|arg| format!("{}\n", arg.to_string_lossy())),
+        )
         .collect()
 }
 
@@ -246,7 +258,7 @@ mod tests {
         let image = image_in(&dir);
         let args: Vec<OsString> = vec!["-smp".into(), "1".into()];
         let missing = replay
-            .prepare(&image, None, &args)
+            .prepare(&image, None, Clock::Host, &args)
             .expect_err("nothing recorded");
         assert!(
             missing.to_string().contains("no recording there"),
@@ -257,20 +269,29 @@ mod tests {
         for file in [LOG_FILE, SNAPSHOT_DISK, "coresched.Image"] {
             fs::write(dir.join(file), b"").expect("write");
         }
-        fs::write(dir.join(ARGS_FILE), "-smp\n1\n").expect("write");
+        fs::write(dir.join(ARGS_FILE), "-icount\nshift=auto\n-smp\n1\n").expect("write");
         assert_eq!(
-            replay.prepare(&image, None, &args),
+            replay.prepare(&image, None, Clock::Host, &args),
             Ok((image.clone(), None))
         );
         let other: Vec<OsString> = vec!["-smp".into(), "2".into()];
         let differs = replay
-            .prepare(&image, None, &other)
+            .prepare(&image, None, Clock::Host, &other)
             .expect_err("other flags");
         assert!(
-            differs
-                .to_string()
-                .contains("recorded with `-smp 1`, not `-smp 2`"),
+            differs.to_string().contains(
+                "recorded with `-icount shift=auto -smp 1`, not `-icount shift=auto -smp 2`"
+            ),
             "{differs}"
+        );
+        let clock = replay
+            .prepare(&image, None, Clock::Deterministic, &args)
+            .expect_err("another clock");
+        assert!(
+            clock
+                .to_string()
+                .contains("not `-icount shift=0,sleep=off -smp 1`"),
+            "{clock}"
         );
         fs::remove_dir_all(&dir).expect("clean up");
     }
