@@ -12,6 +12,7 @@ use crate::kernel::{self, BuildOutput, Profile};
 use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine, Model};
 use crate::outcome::Outcome;
 use crate::qemu::{self, Console, RunSlots};
+use crate::record::RecordReplay;
 
 /// The bootargs word the launcher always adds: the kernel ends QEMU through semihosting, which
 /// carries its exit status out (see `-semihosting-config` in [`Boot::qemu_args`]).
@@ -58,6 +59,7 @@ pub struct Boot {
     gdb: Option<Gdb>,
     console: Console,
     seed: Option<u64>,
+    record_replay: Option<RecordReplay>,
 }
 
 impl Default for Boot {
@@ -81,6 +83,7 @@ impl Boot {
             gdb: None,
             console: Console::Captured,
             seed: None,
+            record_replay: None,
         }
     }
 
@@ -242,6 +245,15 @@ impl Boot {
         self
     }
 
+    /// Records the boot into a directory, or replays one recorded before, with QEMU's
+    /// record/replay (`None`, the default: neither). A replay boots the recorded kernel, and
+    /// [`Boot::run`] refuses it unless the board and bootargs are those of the recording. Both
+    /// need a single vCPU.
+    pub fn record_replay(mut self, record_replay: Option<RecordReplay>) -> Self {
+        self.record_replay = record_replay;
+        self
+    }
+
     /// Sets where the serial console goes.
     pub fn console(mut self, console: Console) -> Self {
         self.console = console;
@@ -265,8 +277,27 @@ impl Boot {
     pub fn run(&self) -> Result<Outcome, LaunchError> {
         let board = self.board();
         board.validate().map_err(LaunchError::InvalidMachine)?;
+        if let Some(record_replay) = &self.record_replay {
+            record_replay
+                .check(board.smp)
+                .map_err(LaunchError::InvalidMachine)?;
+        }
         let qemu = qemu::find_qemu()?;
-        let (image, elf) = self.kernel_files()?;
+        let recorded = self
+            .record_replay
+            .as_ref()
+            .and_then(RecordReplay::recorded_kernel);
+        let (image, elf) = match recorded {
+            Some(kernel) => kernel,
+            None => self.kernel_files()?,
+        };
+        let (image, elf) = match &self.record_replay {
+            Some(record_replay) => {
+                let machine_args = self.machine_args(&record_replay.image());
+                record_replay.prepare(&image, elf.as_deref(), board.clock, &machine_args)?
+            }
+            None => (image, elf),
+        };
         let timeout = self.effective_timeout();
         let _claim = RunSlots::claim(board.smp);
         let debugger = match &self.gdb {
@@ -349,6 +380,28 @@ impl Boot {
         format!("{}{} {EXIT_BOOTARG}", self.bootargs, self.seed_word())
     }
 
+    /// The QEMU arguments that make the machine and what runs on it: the board (with no clock
+    /// of its own when record/replay sets `-icount`), `image` and the kernel command line. A
+    /// replay must have the recording's.
+    fn machine_args(&self, image: &Path) -> Vec<OsString> {
+        let board = match self.record_replay {
+            Some(_) => Machine {
+                clock: Clock::Host,
+                ..self.board()
+            },
+            None => self.board(),
+        };
+        let mut args = board.qemu_args_booting(image);
+        if let Some(dtb) = self.effective_dtb() {
+            args.extend(["-dtb".into(), dtb.into()]);
+        }
+        args.extend(["-append".into(), self.kernel_command_line().into()]);
+        // Every board: semihosting carries the kernel's exit status out of QEMU, and the
+        // Raspberry Pi 3 has no PSCI to power off with.
+        args.extend(["-semihosting-config", "enable=on,target=native"].map(OsString::from));
+        args
+    }
+
     /// ` seed=N` for a seeded boot, else nothing.
     fn seed_word(&self) -> String {
         self.seed
@@ -358,16 +411,11 @@ impl Boot {
 
     /// The QEMU command line (after the program name) that boots `image`.
     pub fn qemu_args(&self, image: &Path) -> Vec<OsString> {
-        let board = self.board();
-        let mut args = board.qemu_args_booting(image);
-        if let Some(dtb) = self.effective_dtb() {
-            args.extend(["-dtb".into(), dtb.into()]);
+        let mut args = self.machine_args(image);
+        if let Some(record_replay) = &self.record_replay {
+            args.extend(record_replay.qemu_args(self.board().clock));
         }
-        args.extend(["-append".into(), self.kernel_command_line().into()]);
-        // Every board: semihosting carries the kernel's exit status out of QEMU, and the
-        // Raspberry Pi 3 has no PSCI to power off with.
-        args.extend(["-semihosting-config", "enable=on,target=native"].map(OsString::from));
-        let console_port = board.model.console_serial_port();
+        let console_port = self.board().model.console_serial_port();
         args.extend(
             self.console
                 .qemu_args(console_port)
@@ -500,6 +548,29 @@ mod tests {
         assert_eq!(unseeded, Boot::new().deterministic(true));
         assert_eq!(Boot::new().deterministic(false), Boot::new());
         assert_eq!(Boot::new().clock(Clock::Icount), Boot::new().icount(true));
+    }
+
+    #[test]
+    fn record_replay_sets_the_only_icount_and_keeps_the_clock() {
+        let recording = Boot::new()
+            .smp(1)
+            .deterministic(true)
+            .record_replay(Some(RecordReplay::Record("/r".into())));
+        let args = args(&recording);
+        assert_eq!(
+            args.iter().filter(|arg| *arg == "-icount").count(),
+            1,
+            "{args:?}"
+        );
+        let joined = args.join(" ");
+        assert!(
+            joined.contains("-icount shift=0,sleep=off,rr=record,rrfile=/r/replay.bin"),
+            "{joined}"
+        );
+        // What a replay compares: the board and command line, without the clock or rr.
+        let machine = recording.machine_args(Path::new("/r/coresched.Image"));
+        assert!(!machine.iter().any(|arg| arg == "-icount"), "{machine:?}");
+        assert!(machine.iter().any(|arg| arg == "demo exit=semihosting"));
     }
 
     #[test]

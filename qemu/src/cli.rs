@@ -14,6 +14,7 @@ use crate::kernel::Profile;
 use crate::linux::LinuxPeer;
 use crate::machine::{Clock, Cpu, ExceptionLevel, Gic, Machine, Model};
 use crate::qemu::Console;
+use crate::record::RecordReplay;
 use crate::repeat::{MAX_RUNS, Repeat};
 use crate::reports::Reports;
 
@@ -64,6 +65,9 @@ Flags:
                      seeds S, S+1, ... (S is --seed, else a random start, printed);
                      prints each test's pass and fail counts and the command that
                      repeats each failing run
+  --record DIR       record the run into DIR with QEMU's record/replay (needs --smp 1)
+  --replay DIR       replay the run recorded in DIR, with the same flags (with --gdb,
+                     gdb can run backwards: reverse-stepi, reverse-continue)
   --junit FILE       write the kernel tests' results as JUnit XML to FILE
   --tap FILE         write them as TAP version 13 to FILE (what Debian's prove 3.44 reads)
   --timeout SECS     end QEMU after this long (default 60 + smp/4; an hour with --gdb)
@@ -156,6 +160,7 @@ pub fn parse_args(
     let mut repeat = None;
     let mut profile = None;
     let mut kernel_elf: Option<PathBuf> = None;
+    let mut record_replay = None;
     let mut reports = Reports::default();
     while let Some(arg) = args.next() {
         let (flag, mut inline_value) = match arg.split_once('=') {
@@ -188,6 +193,8 @@ pub fn parse_args(
             "--profile" => profile = Some(profile_named(&value()?)?),
             "--junit" => reports.junit = Some(value()?.into()),
             "--tap" => reports.tap = Some(value()?.into()),
+            "--record" => record_replay = Some(RecordReplay::Record(value()?.into())),
+            "--replay" => record_replay = Some(RecordReplay::Replay(value()?.into())),
             "--gdb-port" => gdb_port = Some(port(&value()?)?),
             "--gdb" | "--gdb-exec" | "--icount" | "--deterministic" | "--bench" | "--vs-linux"
             | "--build-only"
@@ -272,6 +279,11 @@ pub fn parse_args(
         (reports.junit.is_some() && vs_linux, "--vs-linux", "--junit"),
         (reports.tap.is_some() && vs_linux, "--vs-linux", "--tap"),
         (
+            record_replay.is_some() && (repeat.is_some() || vs_linux),
+            "--record and --replay",
+            "--repeat or --vs-linux",
+        ),
+        (
             kernel_elf.is_some() && profile.is_some(),
             "a kernel ELF",
             "--profile (cargo run builds it with its own --profile)",
@@ -300,6 +312,9 @@ pub fn parse_args(
         Console::Terminal
     };
     machine.validate().map_err(UsageError)?;
+    if let Some(record_replay) = &record_replay {
+        record_replay.check(machine.smp).map_err(UsageError)?;
+    }
     // Only a kernel with debug assertions perturbs its timing from the seed.
     let profile = profile.unwrap_or(if seed.is_some() || repeat.is_some() {
         Profile::KernelTest
@@ -312,6 +327,7 @@ pub fn parse_args(
         .profile(profile)
         .gdb(gdb)
         .dtb(dtb)
+        .record_replay(record_replay)
         .console(console);
     if let Some(timeout) = timeout {
         boot = boot.timeout(timeout);

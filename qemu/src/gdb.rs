@@ -16,8 +16,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::error::{LaunchError, describe, io_error};
-use crate::host::{find_on_path, ignore_interrupts, is_listening};
-use crate::qemu::{apt_install, may_install_packages};
+use crate::host::{ignore_interrupts, is_listening};
+use crate::qemu::find_or_install;
 
 /// The port QEMU's gdb server listens on unless `--gdb-port` says otherwise (QEMU's `-s`).
 pub const DEFAULT_GDB_PORT: u16 = 1234;
@@ -168,24 +168,8 @@ pub fn load_address(image: &Path, ram_base: u64) -> Result<u64, LaunchError> {
 /// process runs as root with apt-get. The answer is found once per process.
 pub fn find_gdb() -> Result<PathBuf, LaunchError> {
     static GDB: OnceLock<Result<PathBuf, LaunchError>> = OnceLock::new();
-    GDB.get_or_init(|| {
-        let missing = || {
-            LaunchError::Tool(format!(
-                "{GDB_PROGRAM} not found; install it with: sudo apt-get install {GDB_PROGRAM}"
-            ))
-        };
-        if let Some(gdb) = find_on_path(GDB_PROGRAM) {
-            return Ok(gdb);
-        }
-        if !may_install_packages() {
-            return Err(missing());
-        }
-        eprintln!("coresched-qemu: {GDB_PROGRAM} not found; installing it with apt-get");
-        apt_install(&[GDB_PROGRAM])
-            .map_err(|error| LaunchError::Tool(format!("{error}; {}", missing())))?;
-        find_on_path(GDB_PROGRAM).ok_or_else(missing)
-    })
-    .clone()
+    GDB.get_or_init(|| find_or_install(GDB_PROGRAM, GDB_PROGRAM))
+        .clone()
 }
 
 #[cfg(test)]

@@ -13,13 +13,13 @@
 //! ```
 //!
 //! [`kernel`] builds the Image, [`qemu`] runs QEMU under a time-out, [`boot`] puts the two
-//! together into one boot and [`outcome`] is what came of it, [`gdb`] attaches a debugger, [`console`] reads the output the
+//! together into one boot and [`outcome`] is what came of it, [`gdb`] attaches a debugger, [`record`] records a boot and replays it, [`console`] reads the output the
 //! kernel/host contract defines, [`cli`] is `cargo qemu`'s command line and [`exit`] its exit
 //! statuses, [`reports`] writes JUnit XML ([`junit`]) and TAP 13 ([`tap13`]) for CI, [`linux`] runs the benchmark's Linux peer, [`repeat`] runs one boot under many
 //! perturbation seeds.
 //!
 //! Dependencies go one way: each module imports only modules named after it in
-//! `cli`, `linux`, `repeat`, `reports`, `junit`, `tap13`, `boot`, `gdb`, `exit`, `kernel`,
+//! `cli`, `linux`, `repeat`, `reports`, `junit`, `tap13`, `boot`, `record`, `gdb`, `exit`, `kernel`,
 //! `qemu`, `outcome`, `console`, `machine`, `error`, `host`.
 
 #![warn(missing_docs)]
@@ -37,6 +37,7 @@ pub mod linux;
 pub mod machine;
 pub mod outcome;
 pub mod qemu;
+pub mod record;
 pub mod repeat;
 pub mod reports;
 pub mod tap13;
@@ -49,4 +50,5 @@ pub use kernel::Profile;
 pub use machine::{Clock, Cpu, ExceptionLevel, Gic, Machine, Model};
 pub use outcome::Outcome;
 pub use qemu::{Console, EXCLUSIVE_RUN_SMP, MAX_CONCURRENT_RUNS};
+pub use record::RecordReplay;
 pub use repeat::{Repeat, RepeatReport, RunRecord, Tally};

@@ -110,6 +110,26 @@ pub(crate) fn apt_install(packages: &[&str]) -> Result<(), LaunchError> {
         .map(drop)
 }
 
+/// The path of `program`, installing Debian's `package` first when it is missing and
+/// [`may_install_packages`]; `Err` saying how to install it otherwise.
+pub(crate) fn find_or_install(program: &str, package: &str) -> Result<PathBuf, LaunchError> {
+    let missing = || {
+        LaunchError::Tool(format!(
+            "{program} not found; install it with: sudo apt-get install {package}"
+        ))
+    };
+    if let Some(found) = find_on_path(program) {
+        return Ok(found);
+    }
+    if !may_install_packages() {
+        return Err(missing());
+    }
+    eprintln!("coresched-qemu: {program} not found; installing {package} with apt-get");
+    apt_install(&[package])
+        .map_err(|error| LaunchError::Tool(format!("{error}; {}", missing())))?;
+    find_on_path(program).ok_or_else(missing)
+}
+
 fn apt_get() -> Command {
     let mut command = Command::new("apt-get");
     command

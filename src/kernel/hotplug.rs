@@ -60,11 +60,18 @@ pub fn core_offline(core: usize) -> Result<(), HotplugError> {
     CORE_TABLE
         .change_state(core, CoreState::GoingOffline)
         .map_err(|_| HotplugError::NotAllowed(CORE_TABLE.state(core)))?;
+    log::debug!(
+        "hotplug: core {core} going offline; its tasks and timers move to core {}",
+        heir_core()
+    );
     crate::sched::scheduler::request_offline(core);
     wait_for_state(core, CoreState::Offline)?;
+    log::debug!("hotplug: core {core} is offline, waiting for PSCI to report it powered off");
     // The core marked itself offline just before PSCI `CPU_OFF`: it is off only once the
     // firmware says so (a `CPU_ON` before that is refused).
-    wait_until(|| smp::is_powered_off(core))
+    wait_until(|| smp::is_powered_off(core))?;
+    log::debug!("hotplug: core {core} powered off");
+    Ok(())
 }
 
 /// Brings an offline `core` back: it restarts with `CPU_ON` and rejoins scheduling. Returns once
@@ -74,7 +81,9 @@ pub fn core_online(core: usize) -> Result<(), HotplugError> {
         .change_state(core, CoreState::Starting)
         .map_err(|_| HotplugError::NotAllowed(CORE_TABLE.state(core)))?;
     crate::timer::reopen(core);
-    if smp::restart_core(core).is_err() {
+    log::debug!("hotplug: core {core} timer queue reopened; restarting it with PSCI CPU_ON");
+    if let Err(start_error) = smp::restart_core(core) {
+        log::debug!("hotplug: core {core} did not restart: {start_error:?}");
         if let Err(error) = CORE_TABLE.change_state(core, CoreState::Offline) {
             log::error!("core {core} did not restart, and stays {error:?}");
         }
@@ -83,8 +92,9 @@ pub fn core_online(core: usize) -> Result<(), HotplugError> {
     wait_until(|| percpu::core(core).is_online())?;
     CORE_TABLE
         .change_state(core, CoreState::Online)
-        .map(|_| ())
-        .map_err(|_| HotplugError::NotAllowed(CORE_TABLE.state(core)))
+        .map_err(|_| HotplugError::NotAllowed(CORE_TABLE.state(core)))?;
+    log::debug!("hotplug: core {core} is online");
+    Ok(())
 }
 
 /// Makes cores `0..count` online and the rest offline (the essential cores always stay).

@@ -73,6 +73,14 @@ pub fn carve_and_enable_mmu(
         let exception = allocator
             .allocate_stack(EXCEPTION_STACK_SIZE)
             .unwrap_or_else(out_of_memory);
+        log::debug!(
+            "memory: core {} thread stack {:#x}..{:#x}, exception stack {:#x}..{:#x}",
+            core_stacks.len(),
+            thread.bottom,
+            thread.top,
+            exception.bottom,
+            exception.top
+        );
         // Cannot fail: one entry per CPU, and the DTB has at most MAX_CORES.
         core_stacks.push(CoreStacks { thread, exception }).unwrap();
     }
@@ -89,6 +97,11 @@ pub fn carve_and_enable_mmu(
         start: pool_start,
         end: pool_start + task_stacks * TASK_STACK_BLOCK,
     };
+    log::debug!(
+        "memory: {cores} timer queues at {timer_queues:#x}; task-stack pool {:#x}..{:#x} ({task_stacks} stacks, each after a guard page)",
+        task_pool.start,
+        task_pool.end
+    );
 
     // The console's page too: an earlycon= UART is not among the DTB's devices.
     let console_page = console.map(|uart| Range {
@@ -106,8 +119,16 @@ pub fn carve_and_enable_mmu(
         .copied()
         .chain([percpu::this_core().stack_guard()])
         .chain((task_pool.start..task_pool.end).step_by(TASK_STACK_BLOCK));
+    for device in &devices {
+        log::debug!(
+            "memory: device memory {:#x}..{:#x}",
+            device.start,
+            device.end
+        );
+    }
     let config = mmu::build_identity_map(&ram, &devices, &layout, guards);
     mmu::enable(&config);
+    log::debug!("memory: identity map built, MMU on");
     BootMemory {
         mmu: config,
         core_stacks,

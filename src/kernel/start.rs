@@ -59,6 +59,7 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         }
     };
     let console = start_console(platform, args.earlycon, args.log_level);
+    log_discovery(platform, dtb_address, dtb_size);
     stop::use_semihosting_exit(args.exit == bootargs::ExitMethod::Semihosting);
     crate::sync::set_rank_check_enabled(args.rank_check);
     crate::sync::perturb::set_seed(args.seed);
@@ -132,9 +133,14 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         if let Some(why) = platform.cannot_start(cpu) {
             set_core_state(index, CoreState::Offline);
             log::warn!("core {index} (MPIDR {:#x}) left off: {why}", cpu.mpidr);
-        } else if let Err(error) =
-            smp::start_core(index, cpu, memory.core_stacks[index], memory.mmu)
-        {
+            continue;
+        }
+        log::debug!(
+            "boot: starting core {index} (MPIDR {:#x}) with {}",
+            cpu.mpidr,
+            enable_method_name(cpu.enable_method)
+        );
+        if let Err(error) = smp::start_core(index, cpu, memory.core_stacks[index], memory.mmu) {
             set_core_state(index, CoreState::Offline);
             log::error!(
                 "core {index} (MPIDR {:#x}) did not start: {error:?}",
@@ -218,6 +224,7 @@ fn start_console(
     if let Some(choice) = chosen {
         // SAFETY: the DTB or the earlycon= bootarg names this UART, and nothing else drives it.
         unsafe { console::init(choice.config, level) };
+        log::debug!("console: {choice}");
     }
     if let Some(problem) = platform.stdout_problem() {
         match chosen {
@@ -233,4 +240,82 @@ fn start_console(
         );
     }
     chosen.map(|choice| choice.config)
+}
+
+/// Logs, at `debug`, what discovery found: the DTB, each CPU and how it starts, RAM, the
+/// reserved regions, the PSCI conduit, the GIC's frames and the timer's interrupts.
+fn log_discovery(platform: &Platform, dtb_address: usize, dtb_size: usize) {
+    if !log::log_enabled!(log::Level::Debug) {
+        return;
+    }
+    log::debug!("dtb: {dtb_size} bytes at {dtb_address:#x}");
+    for (index, cpu) in platform.cpus.iter().enumerate() {
+        log::debug!(
+            "dtb: cpu {index}: MPIDR {:#x}, started with {}",
+            cpu.mpidr,
+            enable_method_name(cpu.enable_method)
+        );
+    }
+    for region in &platform.memory {
+        log::debug!(
+            "dtb: RAM {:#x}..{:#x} ({} MiB)",
+            region.base(),
+            region.end(),
+            region.size() >> 20
+        );
+    }
+    for region in &platform.reserved {
+        log::debug!(
+            "dtb: reserved {:#x}..{:#x} ({} bytes)",
+            region.base(),
+            region.end(),
+            region.size()
+        );
+    }
+    log::debug!("dtb: PSCI conduit {:?}", platform.psci);
+    match &platform.gic {
+        dtb::Gic::V2 {
+            distributor,
+            cpu_interface,
+        } => log::debug!(
+            "dtb: GICv2 distributor at {:#x}, CPU interface at {:#x}",
+            distributor.base(),
+            cpu_interface.base()
+        ),
+        dtb::Gic::V3 {
+            distributor,
+            redistributors,
+        } => {
+            log::debug!("dtb: GICv3 distributor at {:#x}", distributor.base());
+            for region in redistributors {
+                log::debug!(
+                    "dtb: GICv3 redistributors {:#x}..{:#x}",
+                    region.base(),
+                    region.end()
+                );
+            }
+        }
+        dtb::Gic::Bcm2836Local { registers } => log::debug!(
+            "dtb: BCM2836 per-core controller at {:#x}",
+            registers.base()
+        ),
+    }
+    log::debug!("dtb: timer interrupts {:?}", platform.timer);
+}
+
+/// How a CPU is started, in words: `PSCI CPU_ON`, `spin-table at 0x...`, or `no enable-method`.
+fn enable_method_name(method: dtb::EnableMethod) -> impl core::fmt::Display {
+    struct Name(dtb::EnableMethod);
+    impl core::fmt::Display for Name {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            match self.0 {
+                dtb::EnableMethod::Psci => write!(f, "PSCI CPU_ON"),
+                dtb::EnableMethod::SpinTable { release_addr } => {
+                    write!(f, "spin-table at {release_addr:#x}")
+                }
+                dtb::EnableMethod::Missing => write!(f, "no enable-method"),
+            }
+        }
+    }
+    Name(method)
 }

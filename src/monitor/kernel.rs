@@ -105,6 +105,11 @@ fn monitor_loop() {
         #[cfg(feature = "legacy-monitor-lock-order")]
         legacy_pass();
         let pass = monitor.pass(&CORE_TABLE, &probe, &COUNTERS);
+        log::trace!(
+            "monitor: pass done, {} actions; next pass in {} us",
+            pass.outcome.actions.len(),
+            pass.sleep_ns / 1000
+        );
         for action in &pass.outcome.actions {
             carry_out(action);
         }
@@ -131,10 +136,14 @@ fn legacy_pass() {
 fn carry_out(action: &Action) {
     match action {
         Action::Kick(core) => {
+            log::debug!("monitor: kicking core {core}: its timer deadline has passed");
             CORE_TABLE.record_kick(*core, arch::now_ns());
             arch::send_reschedule(*core);
         }
-        Action::Retake(core) => scheduler::request_reschedule(*core),
+        Action::Retake(core) => {
+            log::debug!("monitor: retaking core {core}: its task ran past its time slice");
+            scheduler::request_reschedule(*core);
+        }
         Action::ReportStall(report) => {
             let mut line = heapless::String::<512>::new();
             let _ = write_stall_report(&mut line, report);
