@@ -45,7 +45,7 @@ fn each_level_prints_more_than_the_one_above() {
         "dtb: cpu 1: MPIDR 0x1, started with PSCI CPU_ON",
         "dtb: RAM 0x40000000..0x80000000 (1024 MiB)",
         "dtb: GICv3 distributor at 0x8000000",
-        "console: UART at 0x9000000 from the DTB's stdout-path",
+        "console: /chosen/stdout-path pl011@9000000 (pl011 driver)",
         "boot: starting core 1 (MPIDR 0x1) with PSCI CPU_ON",
     ];
     for text in debug_lines {
