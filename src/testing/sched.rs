@@ -237,13 +237,29 @@ kernel_test!(fn spawning_past_capacity_is_an_error(_context) {
 });
 
 kernel_test!(fn idle_cores_take_no_timer_interrupts(context) {
-    // Let earlier tests' timers drain, then watch the other cores while nothing runs there.
-    sched::sleep_for(Duration::from_millis(30));
     // This core sleeps on a timer, and the monitor and its buddy keep timers by design.
     let busy = [sched::current_core(), crate::monitor::kernel::monitor_core(), crate::monitor::kernel::buddy_core().unwrap_or(usize::MAX)];
-    let before: heapless::Vec<u64, MAX_CORES> = (0..context.cores).map(crate::timer::timer_interrupts).collect();
+    let watched = || (0..context.cores).filter(|core| !busy.contains(core));
+    // Wait for earlier tests' timers to fire and their last slices to end: every watched core
+    // idle with its hardware timer disarmed and no timer armed (a host that runs a vCPU late
+    // makes this take longer, never fail). Counting starts from that moment.
+    let settled = |core: usize| {
+        crate::timer::programmed_deadline(core) == crate::timer::NO_DEADLINE
+            && crate::timer::earliest_deadline(core) == crate::timer::NO_DEADLINE
+    };
+    let give_up = Instant::now().saturating_add(Duration::from_secs(10));
+    let before: heapless::Vec<u64, MAX_CORES> = loop {
+        if watched().all(settled) {
+            break (0..context.cores).map(crate::timer::timer_interrupts).collect();
+        }
+        if Instant::now() >= give_up {
+            let armed = watched().find(|core| !settled(*core)).unwrap_or_default();
+            check!(false, "idle core {armed} still has a timer armed after 10 s");
+        }
+        sched::sleep_for(Duration::from_millis(1));
+    };
     sched::sleep_for(Duration::from_millis(100));
-    for core in (0..context.cores).filter(|core| !busy.contains(core)) {
+    for core in watched() {
         let taken = crate::timer::timer_interrupts(core) - before[core];
         check!(taken == 0, "idle core {core} took {taken} timer interrupts in 100 ms");
     }
