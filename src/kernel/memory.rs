@@ -103,13 +103,13 @@ pub fn carve_and_enable_mmu(
         task_pool.end
     );
 
-    // The console's page too: an earlycon= UART is not among the DTB's devices.
+    // The page of the UART the console drives, whichever rule chose it.
     let console_page = console.map(|uart| Range {
         start: uart.base() & !(PAGE_SIZE - 1),
         end: (uart.base() & !(PAGE_SIZE - 1)) + PAGE_SIZE,
     });
     let devices: heapless::Vec<Range, 16> = platform
-        .device_regions()
+        .interrupt_controller_regions()
         .map(Range::from)
         .chain(console_page)
         .collect();

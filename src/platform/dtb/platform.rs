@@ -270,9 +270,10 @@ impl Platform<'_> {
         }
     }
 
-    /// The MMIO regions the kernel must map as device memory: the interrupt controller's
-    /// frames, then the console UART's registers if there is a console.
-    pub fn device_regions(&self) -> impl Iterator<Item = PhysRegion> + '_ {
+    /// The interrupt controller's MMIO regions, which the kernel maps as device memory (it
+    /// maps the console it chose itself: [`Platform::choose_console`] may pick another UART
+    /// than `stdout-path`'s).
+    pub fn interrupt_controller_regions(&self) -> impl Iterator<Item = PhysRegion> + '_ {
         let (distributor, cpu_frames) = match &self.gic {
             Gic::V2 {
                 distributor,
@@ -284,8 +285,6 @@ impl Platform<'_> {
             } => (distributor, redistributors.as_slice()),
             Gic::Bcm2836Local { registers } => (registers, &[][..]),
         };
-        iter::once(*distributor)
-            .chain(cpu_frames.iter().copied())
-            .chain(self.console.iter().map(|uart| uart.regs))
+        iter::once(*distributor).chain(cpu_frames.iter().copied())
     }
 }
