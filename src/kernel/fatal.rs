@@ -24,6 +24,7 @@ pub fn fatal(message: fmt::Arguments) -> ! {
     crate::sync::set_rank_check_enabled(false);
     console::emergency_print(format_args!("{message}\n"));
     stop::stop_other_cores();
+    super::trace::dump_on_fatal();
     let code = crate::testing::report_fatal_in_test(message).unwrap_or(ExitCode::Fatal);
     stop::power_off(code)
 }

@@ -15,6 +15,7 @@ use crate::arch;
 use crate::registry::CORE_TABLE;
 use crate::sched::{self, SpawnOptions, scheduler, task};
 use crate::timer::{self, PeriodicTimer};
+use crate::trace::{self, Event, MonitorAction};
 
 /// The monitor's counters, printed at shutdown.
 pub static COUNTERS: MonitorCounters = MonitorCounters::new();
@@ -105,6 +106,7 @@ fn monitor_loop() {
         #[cfg(feature = "legacy-monitor-lock-order")]
         legacy_pass();
         let pass = monitor.pass(&CORE_TABLE, &probe, &COUNTERS);
+        trace::emit(|| Event::monitor_pass(pass.outcome.actions.len()));
         for action in &pass.outcome.actions {
             carry_out(action);
         }
@@ -129,6 +131,7 @@ fn legacy_pass() {
 }
 
 fn carry_out(action: &Action) {
+    trace::emit(|| traced(action));
     match action {
         Action::Kick(core) => {
             CORE_TABLE.record_kick(*core, arch::now_ns());
@@ -147,6 +150,17 @@ fn carry_out(action: &Action) {
             report.kicked_at_ns / 1000
         ),
     }
+}
+
+/// The timeline's record of the monitor carrying out `action`.
+fn traced(action: &Action) -> Event {
+    let (action, core) = match action {
+        Action::Kick(core) => (MonitorAction::Kick, *core),
+        Action::Retake(core) => (MonitorAction::Retake, *core),
+        Action::ReportStall(report) => (MonitorAction::Stall, report.core),
+        Action::ReportUnresponsive(report) => (MonitorAction::Unresponsive, report.core),
+    };
+    Event::monitor_action(action, core)
 }
 
 /// `stall: core 3 made no progress for 1002 ms; task 'spinner' (11774) running since 12 ms;
