@@ -8,7 +8,7 @@ use super::Event;
 use super::ring::Ring;
 use crate::MAX_CORES;
 use crate::arch;
-use crate::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 /// Events each core's ring holds; more are dropped and counted until the dump.
 pub const EVENTS_PER_CORE: usize = 4096;
@@ -94,8 +94,8 @@ fn write_rings(out: &mut impl Write) -> Result<DumpTotals, fmt::Error> {
         events: 0,
         dropped: 0,
     };
-    for core in 0..cores {
-        let ring = RINGS[core].load(Ordering::Acquire);
+    for (core, ring) in RINGS.iter().enumerate().take(cores) {
+        let ring = ring.load(Ordering::Acquire);
         if ring.is_null() {
             continue;
         }

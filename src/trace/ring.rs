@@ -5,7 +5,7 @@
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 
-use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// `N` slots of `T` between a head the writer advances and a tail the reader advances. Both
 /// count from 0 and only grow (wrapping at `usize::MAX`), so `head - tail` is the fill level
@@ -94,7 +94,7 @@ impl<T: Copy, const N: usize> Default for Ring<T, N> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,5 @@
 //! The timeline as a picture (`--trace-png FILE`): one row per core, a colored span per task
-//! run (each task its own color), a tick per instant event (colored by kind), and a thin line
+//! run (each task its own color, a pixel of gap where one run follows another), a tick per instant event (colored by kind), and a thin line
 //! from each wake-up to the woken task's next run. No text, so no font is needed: the Chrome
 //! trace has the names.
 
@@ -70,16 +70,19 @@ fn draw(
         }
     }
     for slice in &timeline.slices {
-        // A run shorter than a pixel still shows as one pixel.
-        let (start, end) = (
-            x(slice.start_us),
-            x(slice.end_us).max(x(slice.start_us) + 1),
-        );
+        // A run shorter than a pixel still shows as one pixel; a longer one leaves a pixel of
+        // gap at its start, so back-to-back runs of one task stay apart.
+        let start = x(slice.start_us);
+        let end = x(slice.end_us).max(start + 1);
+        let start = if end - start > 2 { start + 1 } else { start };
         let corners = [
             (start, top(slice.core) + 2),
             (end, top(slice.core) + row - 2),
         ];
-        area.draw(&Rectangle::new(corners, color_of(&slice.name).filled()))?;
+        area.draw(&Rectangle::new(
+            corners,
+            color_of(slice.task, &slice.name).filled(),
+        ))?;
     }
     for flow in &timeline.flows {
         let from = (x(flow.from_us), top(flow.from_core) + row / 2);
@@ -95,10 +98,11 @@ fn draw(
     Ok(())
 }
 
-/// The same color for the same task name, in every picture.
-fn color_of(name: &str) -> RGBColor {
+/// The same color for the same task (id and name), in every picture.
+fn color_of(task: u32, name: &str) -> RGBColor {
     // FNV-1a: stable across runs and Rust versions, unlike the standard hasher.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+    let bytes = task.to_le_bytes().into_iter().chain(name.bytes());
+    let hash = bytes.fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     });
     PALETTE[(hash % PALETTE.len() as u64) as usize]
@@ -134,11 +138,10 @@ mod tests {
 
     #[test]
     fn a_task_keeps_its_color() {
-        assert_eq!(color_of("pong"), color_of("pong"));
-        let colors: std::collections::HashSet<_> = ["a", "b", "c", "d", "e", "f"]
-            .iter()
-            .map(|name| {
-                let RGBColor(r, g, b) = color_of(name);
+        assert_eq!(color_of(6, "pong"), color_of(6, "pong"));
+        let colors: std::collections::HashSet<_> = (0..6)
+            .map(|task| {
+                let RGBColor(r, g, b) = color_of(task, "worker");
                 (r, g, b)
             })
             .collect();

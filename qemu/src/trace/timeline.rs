@@ -20,7 +20,9 @@ pub struct Slice {
     pub name: String,
     /// When it started, in µs of guest time.
     pub start_us: f64,
-    /// When it stopped (the end of the timeline if it was still running).
+    /// When it stopped: the next switch on its core; if it was still running, the end of the
+    /// timeline, or its core's last event if that core's ring overflowed (what came after is
+    /// unknown).
     pub end_us: f64,
 }
 
@@ -111,8 +113,10 @@ impl Timeline {
         let mut names: HashMap<u32, String> = HashMap::new();
         let mut running: HashMap<u32, Slice> = HashMap::new();
         let mut woken: HashMap<u32, (u32, f64)> = HashMap::new();
+        let mut last_us: HashMap<u32, f64> = HashMap::new();
         for record in records {
             let (core, at_us) = (record.core, micros(record.ticks));
+            last_us.insert(core, at_us);
             let name_of = |task: u32| {
                 names
                     .get(&task)
@@ -191,9 +195,12 @@ impl Timeline {
                 label,
             });
         }
-        let mut unfinished: Vec<_> = running.into_values().collect();
-        unfinished.sort_by(|a, b| a.start_us.total_cmp(&b.start_us));
-        timeline.slices.extend(unfinished);
+        for totals in dump.per_core.iter().filter(|totals| totals.dropped > 0) {
+            if let Some(&last) = last_us.get(&totals.core) {
+                timeline.end_run(&mut running, totals.core, last);
+            }
+        }
+        timeline.slices.extend(running.into_values());
         timeline
             .slices
             .sort_by(|a, b| a.start_us.total_cmp(&b.start_us));
@@ -239,6 +246,31 @@ mod tests {
         assert_eq!(
             runs,
             [(0, "ping task", 100.0, 300.0), (1, "pong", 180.0, 260.0)]
+        );
+    }
+
+    #[test]
+    fn a_run_still_going_ends_at_the_end_or_where_its_full_ring_stopped() {
+        let dump = Dump::parse(
+            "@trace begin freq=1000000 cores=2 capacity=2\n\
+             @trace 0 10 switch 4 left\n\
+             @trace 0 20 fire\n\
+             @trace core 0 events=2 dropped=0\n\
+             @trace 1 10 switch 5 right\n\
+             @trace 1 15 fire\n\
+             @trace core 1 events=2 dropped=7\n\
+             @trace end events=4 dropped=7\n",
+        )
+        .unwrap();
+        let mut ends: Vec<_> = Timeline::new(&dump)
+            .slices
+            .iter()
+            .map(|slice| (slice.name.clone(), slice.end_us))
+            .collect();
+        ends.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            ends,
+            [("left".to_owned(), 20.0), ("right".to_owned(), 15.0)]
         );
     }
 
