@@ -165,7 +165,7 @@ extern "C" fn secondary_main(index: usize) -> ! {
     // Online only once its scheduler is ready: from now on work may be queued for it (a core
     // coming back from hotplug reopens its run queue in `start_secondary_core`).
     smp::mark_online();
-    crate::trace::emit(|| crate::trace::Event::Online);
+    crate::trace::record!(Online);
     crate::sched::idle_loop()
 }
 

@@ -15,7 +15,6 @@ use crate::arch;
 use crate::registry::CORE_TABLE;
 use crate::sched::{self, SpawnOptions, scheduler, task};
 use crate::timer::{self, PeriodicTimer};
-use crate::trace::{self, Event, MonitorAction};
 
 /// The monitor's counters, printed at shutdown.
 pub static COUNTERS: MonitorCounters = MonitorCounters::new();
@@ -106,7 +105,7 @@ fn monitor_loop() {
         #[cfg(feature = "legacy-monitor-lock-order")]
         legacy_pass();
         let pass = monitor.pass(&CORE_TABLE, &probe, &COUNTERS);
-        trace::emit(|| Event::monitor_pass(pass.outcome.actions.len()));
+        crate::trace::record!(monitor_pass(pass.outcome.actions.len()));
         for action in &pass.outcome.actions {
             carry_out(action);
         }
@@ -131,7 +130,7 @@ fn legacy_pass() {
 }
 
 fn carry_out(action: &Action) {
-    trace::emit(|| traced(action));
+    crate::trace::record!(=> traced(action));
     match action {
         Action::Kick(core) => {
             CORE_TABLE.record_kick(*core, arch::now_ns());
@@ -153,7 +152,9 @@ fn carry_out(action: &Action) {
 }
 
 /// The timeline's record of the monitor carrying out `action`.
-fn traced(action: &Action) -> Event {
+#[cfg(feature = "trace")]
+fn traced(action: &Action) -> crate::trace::Event {
+    use crate::trace::{Event, MonitorAction};
     let (action, core) = match action {
         Action::Kick(core) => (MonitorAction::Kick, *core),
         Action::Retake(core) => (MonitorAction::Retake, *core),

@@ -20,7 +20,6 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering
 use self::queue::{TimerHandle, TimerQueue};
 use crate::MAX_CORES;
 use crate::sync::IrqSpinLock;
-use crate::trace::{self, Event};
 
 /// Armed timers each core can hold; arming one more on that core is an `Err`.
 pub const TIMERS_PER_CORE: usize = 4096;
@@ -261,7 +260,7 @@ fn arm_with<R>(
         publish(core, &queue);
         break (armed, deadline_ns < previous);
     };
-    trace::emit(|| Event::timer_arm(core, deadline_ns));
+    crate::trace::record!(timer_arm(core, deadline_ns));
     if became_earliest {
         hardware::reprogram_core(core);
     }
@@ -293,7 +292,7 @@ pub fn fire_expired(core: usize, now_ns: u64) -> u64 {
         };
         match expired {
             Some(expiry) => {
-                trace::emit(|| Event::TimerFire);
+                crate::trace::record!(TimerFire);
                 (expiry.callback)(expiry.argument);
             }
             None => return next,
@@ -446,7 +445,6 @@ impl PeriodicTimer {
 mod hardware {
     use super::{AtomicU64, INTERRUPTS, MAX_CORES, NO_DEADLINE, Ordering, TICK, fire_expired};
     use crate::arch;
-    use crate::trace::{self, Event};
 
     /// Makes `core` program its hardware timer for its earliest deadline.
     pub fn reprogram_core(core: usize) {
@@ -455,7 +453,7 @@ mod hardware {
         if core == arch::core_id() {
             program(core);
         } else {
-            trace::emit(|| Event::sgi_sent(core));
+            crate::trace::record!(sgi_sent(core));
             arch::send_reschedule(core);
         }
         crate::arch::irq_restore(interrupts);

@@ -4,10 +4,10 @@
 //! launcher's `--trace FILE` and `--trace-png FILE`.
 //!
 //! Recording exists only in a kernel built with the cargo feature `trace` and runs only when
-//! the bootarg `trace` is given. Without the feature [`emit`] is an empty inline function whose
-//! closure is never called, so a hook costs nothing: every benchmark figure is that of a kernel
-//! without hooks. The layers below the kernel (`sched`, `timer`, `monitor`) call [`emit`]; this
-//! module imports only `sync` and `arch`.
+//! the bootarg `trace` is given. The hooks in the layers below the kernel (`sched`, `timer`,
+//! `monitor`) are one [`record!`] each, which without the feature expands to nothing: the code
+//! generated is that of a kernel without hooks, so every benchmark figure is unchanged. This
+//! module imports only `arch` (and `sync`'s ring of its own).
 //!
 //! The dump's lines all begin with [`LINE_PREFIX`] (the launcher keeps them out of the console
 //! it shows):
@@ -212,14 +212,30 @@ impl fmt::Display for Event {
     }
 }
 
-/// Records the event `event` builds on the calling core, if the timeline is recording: a no-op
-/// in a kernel built without the feature `trace` (the closure is never called, so building the
-/// event costs nothing either).
-#[cfg(not(all(feature = "trace", target_os = "none")))]
-#[inline(always)]
-pub fn emit(event: impl FnOnce() -> Event) {
-    let _ = event;
+/// Records `Event::<constructor or variant>` on the calling core if the timeline is recording:
+/// `trace::record!(wake(id, core, waker))`, `trace::record!(TimerFire)`; or, with `=>`, the
+/// [`Event`] an expression gives: `trace::record!(=> traced(action))`. The event is built only
+/// when it is recorded. In a kernel built without the feature `trace` the macro expands to
+/// nothing at all, so a hook leaves no trace in the generated code.
+#[cfg(all(feature = "trace", target_os = "none"))]
+macro_rules! record {
+    (=> $event:expr) => {
+        $crate::trace::emit(|| $event)
+    };
+    ($($event:tt)*) => {
+        $crate::trace::emit(|| $crate::trace::Event::$($event)*)
+    };
 }
+
+/// Records `Event::<constructor or variant>` on the calling core if the timeline is recording
+/// (see the other definition); in a kernel built without the feature `trace` (this one) the
+/// macro expands to nothing at all, so a hook leaves no trace in the generated code.
+#[cfg(not(all(feature = "trace", target_os = "none")))]
+macro_rules! record {
+    ($($event:tt)*) => {};
+}
+
+pub(crate) use record;
 
 /// A core number or count as the timeline stores it (every one fits in `u32`).
 fn id(value: usize) -> u32 {

@@ -10,7 +10,6 @@ use super::switch::schedule;
 use crate::MAX_CORES;
 use crate::arch;
 use crate::sched::balance::should_wake_idle_core;
-use crate::trace::{self, Event};
 
 /// The idle-core set: a core sets its own bit when it is about to sleep and clears it when it
 /// wakes; a waker claims a bit (clearing it) to wake that core. Lock-free, so idle transitions
@@ -27,7 +26,7 @@ pub(super) static SPINNING_CORES: AtomicUsize = AtomicUsize::new(0);
 /// cores may take, one more idle core woken (Go's `wakep`) if nobody is looking for work.
 pub(super) fn notify(core: usize, movable: bool) {
     if core != arch::core_id() && CORES[core].idle.load(Ordering::SeqCst) {
-        trace::emit(|| Event::sgi_sent(core));
+        crate::trace::record!(sgi_sent(core));
         arch::send_reschedule(core);
     } else if movable {
         wake_idle_core();
@@ -58,7 +57,7 @@ pub(super) fn wake_idle_core() {
     };
     SPINNING_CORES.fetch_sub(1, Ordering::SeqCst);
     if let Some(core) = claimed {
-        trace::emit(|| Event::sgi_sent(core));
+        crate::trace::record!(sgi_sent(core));
         arch::send_reschedule(core);
     }
 }

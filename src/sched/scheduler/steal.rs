@@ -11,7 +11,6 @@ use super::queues::{RUN_QUEUE_CAPACITY, publish_queued, push_global};
 use super::task::TaskId;
 use crate::random::XorShift64;
 use crate::sched::balance::{VictimOrder, steal_count};
-use crate::trace::{self, Event};
 
 /// Takes half of another core's movable tasks, trying victims in a random order; returns one
 /// to run and queues the rest here.
@@ -36,7 +35,7 @@ pub(super) fn steal(core: usize) -> Option<TaskId> {
         publish_queued(victim, &queue);
         drop(queue);
         if !loot.is_empty() {
-            trace::emit(|| Event::steal(victim, loot.len()));
+            crate::trace::record!(steal(victim, loot.len()));
             break;
         }
     }

@@ -10,7 +10,6 @@ use super::steal::steal;
 use super::task::{self, Affinity, NO_TASK, State, TaskId, task};
 use crate::arch;
 use crate::timer::NO_DEADLINE;
-use crate::trace::{self, Event};
 
 /// Makes a blocked task runnable again, on its pinned core or the core it last ran on.
 /// Safe from interrupt handlers; a task that is not blocked is left alone.
@@ -24,7 +23,7 @@ pub fn wake(id: TaskId) {
         Affinity::Core(core) => core,
         Affinity::Any => woken.last_core.load(Ordering::Relaxed),
     };
-    trace::emit(|| Event::wake(id, core, current_id()));
+    crate::trace::record!(wake(id, core, current_id()));
     enqueue(core, id);
 }
 
@@ -122,7 +121,7 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId) {
     incoming.last_core.store(core, Ordering::Relaxed);
     state.current.store(next, Ordering::Relaxed);
     start_run(core, next);
-    trace::emit(|| Event::switch(next, incoming.name()));
+    crate::trace::record!(switch(next, incoming.name()));
     // This core alone writes its `previous` and `switches`: plain stores, no read-modify-write.
     state.previous.store(previous, Ordering::Relaxed);
     let switches = state.switches.load(Ordering::Relaxed);
@@ -176,7 +175,7 @@ pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
 /// retake of a task that ran too long).
 pub fn request_reschedule(core: usize) {
     set_need_resched(core);
-    trace::emit(|| Event::sgi_sent(core));
+    crate::trace::record!(sgi_sent(core));
     arch::send_reschedule(core);
 }
 
@@ -191,7 +190,7 @@ pub fn interrupt_exit() {
     }
     if state.current.load(Ordering::Relaxed) != state.idle_task.load(Ordering::Relaxed) {
         state.preemptions.fetch_add(1, Ordering::Relaxed);
-        trace::emit(|| Event::Preempt { task: current_id() });
+        crate::trace::record!(Preempt { task: current_id() });
         schedule();
     }
 }
@@ -252,7 +251,7 @@ pub fn request_offline(core: usize) {
 /// or asks it to reschedule; the interrupt's return honours it.
 pub fn handle_reschedule(_intid: arm_gic::IntId) {
     RESCHEDULE_SGIS[arch::core_id()].fetch_add(1, Ordering::Relaxed);
-    trace::emit(|| Event::SgiReceived);
+    crate::trace::record!(SgiReceived);
     crate::timer::reprogram_this_core();
 }
 
