@@ -1,5 +1,6 @@
 //! The fatal path: a panic or fatal exception on any core is reported once (core, location,
-//! message), every core is stopped, and the run ends with a status that says what happened:
+//! message), every core is stopped, the scheduler timeline is dumped if it was recorded, and
+//! the run ends with a status that says what happened:
 //! the test harness's verdict if a kernel test was running, else [`ExitCode::Fatal`].
 
 use core::fmt::{self, Write};

@@ -5,7 +5,7 @@
 //!
 //! Recording exists only in a kernel built with the cargo feature `trace` and runs only when
 //! the bootarg `trace` is given. The hooks in the layers below the kernel (`sched`, `timer`,
-//! `monitor`) are one [`record!`] each, which without the feature expands to nothing: the code
+//! `monitor`) are one `record!` each, which without the feature expands to nothing: the code
 //! generated is that of a kernel without hooks, so every benchmark figure is unchanged. This
 //! module imports only `arch` (and `sync`'s ring of its own).
 //!
@@ -290,6 +290,12 @@ mod tests {
         for (event, line) in lines {
             assert_eq!(event.to_string(), line);
         }
+    }
+
+    #[test]
+    fn a_stamped_event_takes_32_bytes() {
+        // 4096 of them make a core's ring 128 KiB, as the README says.
+        assert_eq!(size_of::<(u64, Event)>(), 32);
     }
 
     #[test]
