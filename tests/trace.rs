@@ -144,7 +144,7 @@ fn a_kernel_without_the_feature_refuses_the_bootarg_in_one_line() {
     assert_eq!(
         refusals,
         [
-            "bootargs: `trace` needs a kernel built with the cargo feature `trace` (cargo qemu -- --trace FILE builds one)\r"
+            "bootargs: `trace` needs a kernel built with the cargo feature `trace` (cargo qemu -- --trace FILE builds one)"
         ],
         "{}",
         outcome.transcript()
