@@ -222,6 +222,25 @@ fn monitor_pass() -> u64 {
     (after.total_pass_cost_ns - before.total_pass_cost_ns) / (after.passes - before.passes)
 }
 
+/// With the timeline recording (feature and bootarg `trace`): the cost of recording one event,
+/// timed on this core over `ROUNDS` events, which its ring still has room for at the start of
+/// the benchmark (they show in the dump as timer fires on this core). `None` otherwise.
+fn trace_event() -> Option<Figure> {
+    #[cfg(feature = "trace")]
+    if crate::trace::is_recording() {
+        let start = Instant::now();
+        for _ in 0..ROUNDS {
+            crate::trace::emit(|| crate::trace::Event::TimerFire);
+        }
+        return Some(Figure {
+            name: "trace_event",
+            operation: "record one timeline event (feature and bootarg `trace`)",
+            nanoseconds: elapsed_ns(start) / ROUNDS,
+        });
+    }
+    None
+}
+
 /// Runs every benchmark on `cores` cores, with the monitor parked, then measures the monitor's
 /// pass with every other core idle, and prints the table and the script lines.
 pub fn run(cores: usize) -> ExitCode {
@@ -230,6 +249,7 @@ pub fn run(cores: usize) -> ExitCode {
         "bench: {cores} cores; figures are guest ns (instructions under -icount shift=0,sleep=off)"
     );
     hold::pause();
+    let trace_figure = trace_event();
     let control_ns = control_loop(near);
     let figures = [
         Figure {
@@ -280,13 +300,13 @@ pub fn run(cores: usize) -> ExitCode {
     );
     kprintln!("| operation | coresched |");
     kprintln!("| --- | --- |");
-    for figure in &figures {
+    for figure in figures.iter().chain(&trace_figure) {
         kprintln!("| {} | {} |", figure.operation, figure.nanoseconds);
     }
     kprintln!(
         "| monitor pass over {cores} cores, every other core idle (mean of {MONITOR_PASSES}) | {monitor_ns} |"
     );
-    for figure in &figures {
+    for figure in figures.iter().chain(&trace_figure) {
         kprintln!(
             "bench {} coresched={} linux=- unit=instructions",
             figure.name,

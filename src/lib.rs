@@ -21,6 +21,7 @@ pub mod sync;
 pub mod testing;
 pub mod time;
 pub mod timer;
+pub mod trace;
 
 /// The most cores coresched runs on: the ceiling of QEMU virt with GICv3. Per-core tables are
 /// sized by this at build time; the number actually used comes from the DTB.

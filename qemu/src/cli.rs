@@ -70,6 +70,9 @@ Flags:
                      gdb can run backwards: reverse-stepi, reverse-continue)
   --junit FILE       write the kernel tests' results as JUnit XML to FILE
   --tap FILE         write them as TAP version 13 to FILE (what Debian's prove 3.44 reads)
+  --trace FILE       record the scheduler timeline (a kernel built with the feature trace,
+                     bootarg trace) and write it as Chrome trace JSON to FILE (Perfetto)
+  --trace-png FILE   record it and draw it as a picture, one row per core, to FILE
   --timeout SECS     end QEMU after this long (default 60 + smp/4; an hour with --gdb)
   --bench            boot with bootargs \"bench\" (plus any --bootargs) and --deterministic, and
                      print the kernel's output
@@ -195,6 +198,8 @@ pub fn parse_args(
             "--tap" => reports.tap = Some(value()?.into()),
             "--record" => record_replay = Some(RecordReplay::Record(value()?.into())),
             "--replay" => record_replay = Some(RecordReplay::Replay(value()?.into())),
+            "--trace" => reports.trace = Some(value()?.into()),
+            "--trace-png" => reports.trace_png = Some(value()?.into()),
             "--gdb-port" => gdb_port = Some(port(&value()?)?),
             "--gdb" | "--gdb-exec" | "--icount" | "--deterministic" | "--bench" | "--vs-linux"
             | "--build-only"
@@ -284,6 +289,12 @@ pub fn parse_args(
             "--repeat or --vs-linux",
         ),
         (
+            reports.wants_trace() && repeat.is_some(),
+            "--repeat",
+            "--trace",
+        ),
+        (reports.wants_trace() && vs_linux, "--vs-linux", "--trace"),
+        (
             kernel_elf.is_some() && profile.is_some(),
             "a kernel ELF",
             "--profile (cargo run builds it with its own --profile)",
@@ -302,11 +313,15 @@ pub fn parse_args(
             None => "bench".to_owned(),
         });
     }
+    if reports.wants_trace() {
+        bootargs = Some(format!("{} trace", bootargs.as_deref().unwrap_or("demo")));
+    }
     let console = if repeat.is_some() || vs_linux {
         // A series keeps each run's console for its report; with --vs-linux the table is
         // printed once both kernels have run.
         Console::Captured
-    } else if bench || gdb_exec || !stdin_is_terminal {
+    } else if bench || gdb_exec || reports.wants_trace() || !stdin_is_terminal {
+        // The launcher reads the console (and keeps the timeline's lines out of the copy).
         Console::Echoed
     } else {
         Console::Terminal
@@ -334,6 +349,9 @@ pub fn parse_args(
     }
     if let Some(elf) = &kernel_elf {
         boot = boot.elf(elf);
+    }
+    if reports.wants_trace() {
+        boot = boot.feature("trace");
     }
     if build_only {
         return Ok(Command::Build(boot));
@@ -798,7 +816,8 @@ mod tests {
             reports,
             Reports {
                 junit: Some("out.xml".into()),
-                tap: Some("out.tap".into())
+                tap: Some("out.tap".into()),
+                ..Reports::default()
             }
         );
         assert_eq!(error(&["--junit"]), "--junit needs a value");
@@ -809,6 +828,33 @@ mod tests {
         assert_eq!(
             error(&["--vs-linux", "--tap", "x"]),
             "--vs-linux cannot be combined with --tap"
+        );
+    }
+
+    #[test]
+    fn a_timeline_builds_the_trace_kernel_and_reads_the_console() {
+        for flags in [
+            &["--trace", "t.json", "--bootargs", "test=sched::"][..],
+            &["--trace-png", "t.png", "--bootargs", "test=sched::"],
+        ] {
+            let Ok(Command::Boot(boot, reports)) =
+                parse_args(flags.iter().map(OsString::from), true)
+            else {
+                panic!("a boot")
+            };
+            assert!(reports.wants_trace());
+            let traced = captured_default()
+                .bootargs("test=sched:: trace")
+                .feature("trace");
+            assert_eq!(boot, traced, "even on a terminal the console is read");
+        }
+        assert_eq!(
+            error(&["--repeat", "2", "--trace", "x"]),
+            "--repeat cannot be combined with --trace"
+        );
+        assert_eq!(
+            error(&["--vs-linux", "--trace-png", "x"]),
+            "--vs-linux cannot be combined with --trace"
         );
     }
 

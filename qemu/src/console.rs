@@ -1,8 +1,72 @@
 //! Reading the kernel's console output: the boot line and the TAP 14 test report that the
-//! kernel/host contract defines. Lines may end in `\r\n` (the serial port's convention) and
-//! may be mixed with log lines, which are skipped.
+//! kernel/host contract defines, and the timeline's lines (kept out of what the user sees).
+//! Lines may end in `\r\n` (the serial port's convention) and may be mixed with log lines,
+//! which are skipped.
 
 use std::fmt;
+use std::io::{self, Write};
+
+/// What begins each line of the kernel's timeline dump (bootarg `trace`): the launcher keeps
+/// these lines in the captured console and out of the copy it shows.
+pub const TRACE_LINE_PREFIX: &str = "@trace ";
+
+/// A writer that passes on everything but the timeline's lines. It holds back a line only
+/// while it could still turn out to be one (its start matches [`TRACE_LINE_PREFIX`]), so other
+/// output is not delayed.
+pub struct WithoutTraceLines<W: Write> {
+    out: W,
+    /// The start of the current line, while it matches the prefix so far.
+    held: Vec<u8>,
+    /// The current line is a timeline line: skip to its end.
+    skipping: bool,
+    /// The current line was found not to be one: pass it on to its end.
+    passing: bool,
+}
+
+impl<W: Write> WithoutTraceLines<W> {
+    /// Filters what is written on to `out`.
+    pub fn new(out: W) -> Self {
+        WithoutTraceLines {
+            out,
+            held: Vec::new(),
+            skipping: false,
+            passing: false,
+        }
+    }
+}
+
+impl<W: Write> Write for WithoutTraceLines<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let prefix = TRACE_LINE_PREFIX.as_bytes();
+        let mut passed = Vec::with_capacity(bytes.len());
+        for &byte in bytes {
+            if self.skipping || self.passing {
+                if self.passing {
+                    passed.push(byte);
+                }
+            } else {
+                self.held.push(byte);
+                if self.held.len() == prefix.len() && self.held == prefix {
+                    self.held.clear();
+                    self.skipping = true;
+                } else if !prefix.starts_with(&self.held) {
+                    passed.append(&mut self.held);
+                    self.passing = true;
+                }
+            }
+            if byte == b'\n' {
+                self.skipping = false;
+                self.passing = false;
+            }
+        }
+        self.out.write_all(&passed)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
 
 /// The kernel's boot line, `boot: <N> cores online in <T> us guest time`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,6 +270,20 @@ fn parse_count(text: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_echo_drops_timeline_lines_however_the_bytes_are_split() {
+        let console = "boot: 2 cores\r\n@trace 0 1 fire\r\n@tracer is not one\n@\n\n\
+                       @trace end events=1 dropped=0\ndone\n";
+        let expected = "boot: 2 cores\r\n@tracer is not one\n@\n\ndone\n";
+        for chunk in [1, 2, 3, 7, console.len()] {
+            let mut filter = WithoutTraceLines::new(Vec::new());
+            for piece in console.as_bytes().chunks(chunk) {
+                filter.write_all(piece).unwrap();
+            }
+            assert_eq!(String::from_utf8(filter.out).unwrap(), expected, "{chunk}");
+        }
+    }
 
     const REPORT: &str = "\
 coresched 0.1.0\r

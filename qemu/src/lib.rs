@@ -15,11 +15,12 @@
 //! [`kernel`] builds the Image, [`qemu`] runs QEMU under a time-out, [`boot`] puts the two
 //! together into one boot and [`outcome`] is what came of it, [`gdb`] attaches a debugger, [`record`] records a boot and replays it, [`console`] reads the output the
 //! kernel/host contract defines, [`cli`] is `cargo qemu`'s command line and [`exit`] its exit
-//! statuses, [`reports`] writes JUnit XML ([`junit`]) and TAP 13 ([`tap13`]) for CI, [`linux`] runs the benchmark's Linux peer, [`repeat`] runs one boot under many
+//! statuses, [`reports`] writes JUnit XML ([`junit`]) and TAP 13 ([`tap13`]) for CI and the
+//! scheduler timeline ([`trace`]: a Chrome trace and a picture), [`linux`] runs the benchmark's Linux peer, [`repeat`] runs one boot under many
 //! perturbation seeds.
 //!
 //! Dependencies go one way: each module imports only modules named after it in
-//! `cli`, `linux`, `repeat`, `reports`, `junit`, `tap13`, `boot`, `record`, `gdb`, `exit`, `kernel`,
+//! `cli`, `linux`, `repeat`, `reports`, `junit`, `tap13`, `trace`, `boot`, `record`, `gdb`, `exit`, `kernel`,
 //! `qemu`, `outcome`, `console`, `machine`, `error`, `host`.
 
 #![warn(missing_docs)]
@@ -41,6 +42,7 @@ pub mod record;
 pub mod repeat;
 pub mod reports;
 pub mod tap13;
+pub mod trace;
 
 pub use boot::Boot;
 pub use console::{BootLine, TapReport, TapResult, Totals};

@@ -17,6 +17,7 @@ use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::console::WithoutTraceLines;
 use crate::error::{LaunchError, describe, run_tool};
 use crate::host::{
     SIGKILL, SIGTERM, die_with_parent, find_on_path, is_root, signal_process, signal_process_group,
@@ -173,12 +174,13 @@ pub(crate) fn run(
     let mut child = command.spawn().map_err(|error| {
         LaunchError::Tool(format!("could not run `{}`: {error}", describe(&command)))
     })?;
-    // Echoed runs show QEMU's own errors as well as the guest's console.
+    // Echoed runs show QEMU's own errors as well as the guest's console, less the timeline's
+    // lines (kept in the capture for `--trace`).
     let echo = |stream: Box<dyn Write + Send>| (console == Console::Echoed).then_some(stream);
     let console_reader = child
         .stdout
         .take()
-        .map(|out| copy_in_background(out, echo(Box::new(io::stdout()))));
+        .map(|out| copy_in_background(out, echo(Box::new(WithoutTraceLines::new(io::stdout())))));
     let stderr_reader = child
         .stderr
         .take()

@@ -15,8 +15,8 @@ pub mod aarch64;
 pub use aarch64::{
     context::{prepare_stack, switch as switch_context},
     cpu::{
-        IrqState, core_id, irq_enable, irq_restore, irq_save_disable, irqs_masked, now_ns,
-        send_event, wait_for_event, wait_for_interrupt,
+        IrqState, core_id, counter_frequency, counter_ticks, irq_enable, irq_restore,
+        irq_save_disable, irqs_masked, now_ns, send_event, wait_for_event, wait_for_interrupt,
     },
     irq::send_reschedule,
     percpu::{set_stack_guard, stack_guard},

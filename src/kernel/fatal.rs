@@ -1,5 +1,6 @@
 //! The fatal path: a panic or fatal exception on any core is reported once (core, location,
-//! message), every core is stopped, and the run ends with a status that says what happened:
+//! message), every core is stopped, the scheduler timeline is dumped if it was recorded, and
+//! the run ends with a status that says what happened:
 //! the test harness's verdict if a kernel test was running, else [`ExitCode::Fatal`].
 
 use core::fmt::{self, Write};
@@ -24,6 +25,7 @@ pub fn fatal(message: fmt::Arguments) -> ! {
     crate::sync::set_rank_check_enabled(false);
     console::emergency_print(format_args!("{message}\n"));
     stop::stop_other_cores();
+    super::trace::dump_on_fatal();
     let code = crate::testing::report_fatal_in_test(message).unwrap_or(ExitCode::Fatal);
     stop::power_off(code)
 }

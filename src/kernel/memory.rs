@@ -28,19 +28,22 @@ pub struct BootMemory {
     task_pool: Range,
     /// One block holding every core's timer queue.
     timer_queues: usize,
+    /// One block holding every core's trace ring, when the timeline records.
+    trace_rings: Option<usize>,
 }
 
 fn out_of_memory<T>(error: OutOfMemory) -> T {
     fatal(format_args!("{error}"))
 }
 
-/// Carves RAM for every core's stacks, the task-stack pool (half the free RAM at most) and the
-/// per-core timer queues, then builds the identity map (guard pages unmapped) and turns the
+/// Carves RAM for every core's stacks, the per-core timer queues (and trace rings when `trace`),
+/// the task-stack pool (half the free RAM left at most), then builds the identity map (guard pages unmapped) and turns the
 /// MMU on for the boot core.
 pub fn carve_and_enable_mmu(
     platform: &Platform,
     dtb: Range,
     console: Option<UartConfig>,
+    trace: bool,
 ) -> BootMemory {
     let layout = boot::image_layout();
     let image = Range {
@@ -88,6 +91,11 @@ pub fn carve_and_enable_mmu(
     let timer_queues = allocator
         .allocate(cores * size_of::<CoreTimerQueue>())
         .unwrap_or_else(out_of_memory);
+    let trace_rings = trace.then(|| {
+        allocator
+            .allocate(cores * super::trace::RING_BYTES)
+            .unwrap_or_else(out_of_memory)
+    });
     let task_stacks =
         (allocator.largest_free() / 2 / TASK_STACK_BLOCK).min(task::MAX_TASKS - crate::MAX_CORES);
     let pool_start = allocator
@@ -134,10 +142,12 @@ pub fn carve_and_enable_mmu(
         core_stacks,
         task_pool,
         timer_queues,
+        trace_rings,
     }
 }
 
-/// With the MMU on: gives every core its timer queue and fills the task-stack pool.
+/// With the MMU on: gives every core its timer queue (and trace ring) and fills the task-stack
+/// pool.
 pub fn install_scheduler_memory(memory: &BootMemory, cores: usize) {
     for core in 0..cores {
         let queue = (memory.timer_queues as *mut CoreTimerQueue).wrapping_add(core);
@@ -148,6 +158,9 @@ pub fn install_scheduler_memory(memory: &BootMemory, cores: usize) {
             &*queue
         };
         crate::timer::install_queue(core, queue);
+    }
+    if let Some(block) = memory.trace_rings {
+        super::trace::install_rings(block, cores);
     }
     for guard in (memory.task_pool.start..memory.task_pool.end).step_by(TASK_STACK_BLOCK) {
         let bottom = guard + PAGE_SIZE;

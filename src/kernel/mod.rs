@@ -10,6 +10,7 @@ mod interrupts;
 mod memory;
 mod run;
 mod start;
+mod trace;
 
 pub use fatal::{fatal, lock_up};
 pub use run::run;

@@ -6,7 +6,8 @@ use crate::arch::aarch64::stop::ExitCode;
 use crate::monitor;
 use crate::platform::bootargs::{BootArgs, Mode};
 
-/// Starts the monitor, runs what the bootargs ask for, and returns how the run ended.
+/// Starts the monitor, runs what the bootargs ask for, dumps the timeline if it was recorded,
+/// and returns how the run ended.
 pub fn run(args: &BootArgs) -> ExitCode {
     let online = smp::online_count();
     let monitor_core = args
@@ -14,7 +15,7 @@ pub fn run(args: &BootArgs) -> ExitCode {
         .filter(|core| *core < online)
         .unwrap_or(online - 1);
     monitor::kernel::start(monitor_core, u64::from(args.stall_ms.get()) * 1_000_000);
-    match args.mode {
+    let code = match args.mode {
         // The test report prints the monitor's counters itself, before its closing line.
         Mode::Test(selection) => crate::testing::run(&selection, args, online),
         Mode::Bench => {
@@ -27,5 +28,7 @@ pub fn run(args: &BootArgs) -> ExitCode {
             monitor::kernel::print_counters("");
             code
         }
-    }
+    };
+    super::trace::dump_at_end();
+    code
 }

@@ -79,6 +79,7 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
     if unnamed > 0 {
         log::warn!("{unnamed} more unknown bootargs ignored");
     }
+    super::trace::refuse_if_unavailable(&args);
 
     let boot_index = platform
         .cpus
@@ -98,7 +99,7 @@ extern "C" fn primary_main(dtb_address: usize, entry_el: u64) -> ! {
         start: dtb_address,
         end: dtb_address + dtb_size,
     };
-    let memory = memory::carve_and_enable_mmu(platform, dtb, console);
+    let memory = memory::carve_and_enable_mmu(platform, dtb, console, args.trace);
     memory::install_scheduler_memory(&memory, platform.cpus.len());
     crate::sched::scheduler::configure(
         u64::from(args.slice_ms.get()) * 1_000_000,
@@ -180,6 +181,7 @@ extern "C" fn secondary_main(index: usize) -> ! {
     // Online only once its scheduler is ready: from now on work may be queued for it (a core
     // coming back from hotplug reopens its run queue in `start_secondary_core`).
     smp::mark_online();
+    crate::trace::record!(Online);
     crate::sched::idle_loop()
 }
 

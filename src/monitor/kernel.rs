@@ -105,6 +105,7 @@ fn monitor_loop() {
         #[cfg(feature = "legacy-monitor-lock-order")]
         legacy_pass();
         let pass = monitor.pass(&CORE_TABLE, &probe, &COUNTERS);
+        crate::trace::record!(monitor_pass(pass.outcome.actions.len()));
         log::trace!(
             "monitor: pass done, {} actions; next pass in {} us",
             pass.outcome.actions.len(),
@@ -134,6 +135,7 @@ fn legacy_pass() {
 }
 
 fn carry_out(action: &Action) {
+    crate::trace::record!(=> traced(action));
     match action {
         Action::Kick(core) => {
             log::debug!("monitor: kicking core {core}: its timer deadline has passed");
@@ -156,6 +158,19 @@ fn carry_out(action: &Action) {
             report.kicked_at_ns / 1000
         ),
     }
+}
+
+/// The timeline's record of the monitor carrying out `action`.
+#[cfg(feature = "trace")]
+fn traced(action: &Action) -> crate::trace::Event {
+    use crate::trace::{Event, MonitorAction};
+    let (action, core) = match action {
+        Action::Kick(core) => (MonitorAction::Kick, *core),
+        Action::Retake(core) => (MonitorAction::Retake, *core),
+        Action::ReportStall(report) => (MonitorAction::Stall, report.core),
+        Action::ReportUnresponsive(report) => (MonitorAction::Unresponsive, report.core),
+    };
+    Event::monitor_action(action, core)
 }
 
 /// `stall: core 3 made no progress for 1002 ms; task 'spinner' (11774) running since 12 ms;

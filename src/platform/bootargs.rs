@@ -122,6 +122,9 @@ pub struct BootArgs<'a> {
     /// console) is accepted and means the default, `None`; a value this kernel cannot use
     /// (`earlycon=efifb`) counts as an unknown word.
     pub earlycon: Option<UartConfig>,
+    /// `trace`: record the scheduler timeline and dump it at the end of the run (a kernel
+    /// built with the cargo feature `trace` only); default off.
+    pub trace: bool,
     unknown_words: Vec<&'a str, MAX_UNKNOWN_WORDS>,
     unknown_word_count: usize,
 }
@@ -160,6 +163,7 @@ impl Default for BootArgs<'_> {
             rank_check: cfg!(debug_assertions),
             seed: 0,
             earlycon: None,
+            trace: false,
             unknown_words: Vec::new(),
             unknown_word_count: 0,
         }
@@ -205,9 +209,10 @@ pub fn parse(line: &str) -> Result<BootArgs<'_>, BootArgError<'_>> {
                 args.test_timeout_ms = word.value("test-timeout-ms=N with N >= 1", decimal)?;
             }
             "exit" => args.exit = word.value("exit=semihosting|psci", exit_method)?,
-            "bench" | "demo" if word.value.is_some() => {
-                return Err(word.error("`bench` or `demo` without a value"));
+            "bench" | "demo" | "trace" if word.value.is_some() => {
+                return Err(word.error("`bench`, `demo` or `trace` without a value"));
             }
+            "trace" => args.trace = true,
             "bench" => args.mode = Mode::Bench,
             "demo" => args.mode = Mode::Demo,
             "monitor" => args.monitor_core = Some(word.value("monitor=ID, a core index", decimal)?),
@@ -368,6 +373,13 @@ mod tests {
     }
 
     #[test]
+    fn trace_is_a_switch_off_by_default() {
+        assert!(!parse("test=all").unwrap().trace);
+        assert!(parse("test=all trace").unwrap().trace);
+        assert!(parse("trace bench").unwrap().trace);
+    }
+
+    #[test]
     fn modes_and_the_last_word_wins() {
         assert_eq!(parse("bench").unwrap().mode, Mode::Bench);
         assert_eq!(parse("demo").unwrap().mode, Mode::Demo);
@@ -428,6 +440,7 @@ mod tests {
             "exit",
             "bench=1",
             "demo=",
+            "trace=on",
             "monitor",
             "monitor=last",
             "slice-ms=abc",

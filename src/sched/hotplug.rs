@@ -27,6 +27,7 @@ pub(super) fn set_heir(core: usize) {
 /// its run queue was handed over (`tasks_moved`): move its timers, leave, power off.
 pub(super) fn power_off_this_core(tasks_moved: usize) -> ! {
     let core = arch::core_id();
+    crate::trace::record!(Offline);
     let timers = crate::timer::migrate(core, heir_core());
     crate::timer::disarm_this_core();
     log::info!(

@@ -260,6 +260,7 @@ fn arm_with<R>(
         publish(core, &queue);
         break (armed, deadline_ns < previous);
     };
+    crate::trace::record!(timer_arm(core, deadline_ns));
     if became_earliest {
         hardware::reprogram_core(core);
     }
@@ -290,7 +291,10 @@ pub fn fire_expired(core: usize, now_ns: u64) -> u64 {
             (expired, publish(core, &queue))
         };
         match expired {
-            Some(expiry) => (expiry.callback)(expiry.argument),
+            Some(expiry) => {
+                crate::trace::record!(TimerFire);
+                (expiry.callback)(expiry.argument);
+            }
             None => return next,
         }
     }
@@ -449,6 +453,7 @@ mod hardware {
         if core == arch::core_id() {
             program(core);
         } else {
+            crate::trace::record!(sgi_sent(core));
             arch::send_reschedule(core);
         }
         crate::arch::irq_restore(interrupts);

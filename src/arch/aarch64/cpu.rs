@@ -79,7 +79,13 @@ pub fn mpidr() -> u64 {
 /// virtual counter. Monotonic; the multiplication is widened so it cannot overflow.
 #[inline(always)]
 pub fn now_ns() -> u64 {
-    ticks_to_ns(CNTVCT_EL0.get())
+    ticks_to_ns(counter_ticks())
+}
+
+/// The virtual counter itself, in ticks of [`counter_frequency`]: the cheapest clock read.
+#[inline(always)]
+pub fn counter_ticks() -> u64 {
+    CNTVCT_EL0.get()
 }
 
 /// The generic timer's frequency in Hz.

@@ -26,6 +26,7 @@ pub(super) static SPINNING_CORES: AtomicUsize = AtomicUsize::new(0);
 /// cores may take, one more idle core woken (Go's `wakep`) if nobody is looking for work.
 pub(super) fn notify(core: usize, movable: bool) {
     if core != arch::core_id() && CORES[core].idle.load(Ordering::SeqCst) {
+        crate::trace::record!(sgi_sent(core));
         arch::send_reschedule(core);
     } else if movable {
         wake_idle_core();
@@ -56,6 +57,7 @@ pub(super) fn wake_idle_core() {
     };
     SPINNING_CORES.fetch_sub(1, Ordering::SeqCst);
     if let Some(core) = claimed {
+        crate::trace::record!(sgi_sent(core));
         arch::send_reschedule(core);
     }
 }

@@ -35,6 +35,7 @@ pub(super) fn steal(core: usize) -> Option<TaskId> {
         publish_queued(victim, &queue);
         drop(queue);
         if !loot.is_empty() {
+            crate::trace::record!(steal(victim, loot.len()));
             break;
         }
     }

@@ -23,6 +23,7 @@ pub fn wake(id: TaskId) {
         Affinity::Core(core) => core,
         Affinity::Any => woken.last_core.load(Ordering::Relaxed),
     };
+    crate::trace::record!(wake(id, core, current_id()));
     enqueue(core, id);
 }
 
@@ -120,6 +121,7 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId) {
     incoming.last_core.store(core, Ordering::Relaxed);
     state.current.store(next, Ordering::Relaxed);
     start_run(core, next);
+    crate::trace::record!(switch(next, incoming.name()));
     // This core alone writes its `previous` and `switches`: plain stores, no read-modify-write.
     state.previous.store(previous, Ordering::Relaxed);
     let switches = state.switches.load(Ordering::Relaxed);
@@ -173,6 +175,7 @@ pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
 /// retake of a task that ran too long).
 pub fn request_reschedule(core: usize) {
     set_need_resched(core);
+    crate::trace::record!(sgi_sent(core));
     arch::send_reschedule(core);
 }
 
@@ -187,6 +190,7 @@ pub fn interrupt_exit() {
     }
     if state.current.load(Ordering::Relaxed) != state.idle_task.load(Ordering::Relaxed) {
         state.preemptions.fetch_add(1, Ordering::Relaxed);
+        crate::trace::record!(Preempt { task: current_id() });
         schedule();
     }
 }
@@ -247,6 +251,7 @@ pub fn request_offline(core: usize) {
 /// or asks it to reschedule; the interrupt's return honours it.
 pub fn handle_reschedule(_intid: arm_gic::IntId) {
     RESCHEDULE_SGIS[arch::core_id()].fetch_add(1, Ordering::Relaxed);
+    crate::trace::record!(SgiReceived);
     crate::timer::reprogram_this_core();
 }
 
