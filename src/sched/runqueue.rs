@@ -94,6 +94,20 @@ impl<T, const N: usize> RunQueue<T, N> {
         self.move_out(usize::MAX, sink, can_move)
     }
 
+    /// Takes the oldest task `can_take` accepts, if any; the others keep their order. O(len).
+    pub fn take_first(&mut self, can_take: impl Fn(&T) -> bool) -> Option<T> {
+        let mut taken = None;
+        self.move_out(
+            1,
+            |task| {
+                taken = Some(task);
+                Ok(())
+            },
+            can_take,
+        );
+        taken
+    }
+
     /// Removes every task, yielding them oldest first.
     ///
     /// Tasks the iterator has not yet yielded when it is dropped stay queued, in order.
@@ -300,6 +314,22 @@ mod tests {
             run_random_workload::<16>(seed, 2000);
             run_random_workload::<256>(seed, 3000);
         }
+    }
+
+    #[test]
+    fn take_first_takes_the_oldest_accepted_task_and_keeps_the_order() {
+        let mut queue = RunQueue::<Task, 8>::new();
+        for id in 0..5 {
+            let task = Task {
+                id,
+                pinned: id < 2,
+            };
+            assert!(queue.push(task).is_ok());
+        }
+        assert_eq!(queue.take_first(is_movable).map(|task| task.id), Some(2));
+        assert_eq!(ids(queue.tasks.iter()), [0, 1, 3, 4]);
+        assert!(queue.take_first(|_| false).is_none());
+        assert_eq!(queue.len(), 4);
     }
 
     #[test]

@@ -138,6 +138,13 @@ impl Task {
         self.urgent.load(Ordering::Relaxed)
     }
 
+    /// Whether a core still runs on the task's stack: it is queued again (woken, or requeued
+    /// by a yield) before the core switching away from it has saved its registers. Acquire:
+    /// once this says `false`, the saved registers are visible.
+    pub(super) fn is_on_core(&self) -> bool {
+        self.on_core.load(Ordering::Acquire) != 0
+    }
+
     /// Which cores may run the task.
     pub fn affinity(&self) -> Affinity {
         match self.affinity.load(Ordering::Relaxed) {

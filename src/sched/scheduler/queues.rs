@@ -59,8 +59,14 @@ impl CoreRunQueue {
         Some(id)
     }
 
+    /// Gives a thief about half of the movable tasks. Never one still on a core: the core
+    /// switching away from it could itself be waiting, with interrupts masked, for a task this
+    /// thief's core is switching away from (two cores stealing each other's just-woken tasks
+    /// deadlocked that way). The owner runs it instead, or a later steal takes it.
     pub(super) fn steal_half(&mut self, sink: impl FnMut(TaskId) -> Result<(), TaskId>) {
-        self.movable -= self.tasks.steal_half(sink, |id| is_movable(*id));
+        self.movable -= self
+            .tasks
+            .steal_half(sink, |id| is_movable(*id) && !task(*id).is_on_core());
     }
 }
 
@@ -144,7 +150,8 @@ pub(super) fn take_global(core: usize) -> Option<TaskId> {
         return None;
     }
     let mut global = GLOBAL.lock();
-    let next = global.queue.pop();
+    // Not a task still on a core (a yield's overflow), for the reason `steal_half` gives.
+    let next = global.queue.take_first(|id| !task(*id).is_on_core());
     GLOBAL_QUEUED.store(global.queue.len(), Ordering::SeqCst);
     drop(global);
     next.filter(|id| {
