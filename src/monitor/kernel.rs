@@ -216,7 +216,10 @@ fn check_monitor(_: usize) {
     }
 }
 
-/// Prints the monitor's counters (at shutdown) on one line starting with `prefix`.
+/// Prints the monitor's counters (at shutdown) on one line starting with `prefix`. Never
+/// inlined: the end of a run's report is where a debugger breaks (`tests/gdb.rs` does), and an
+/// inlined copy leaves gdb no function to break on.
+#[inline(never)]
 pub fn print_counters(prefix: &str) {
     let counters = COUNTERS.snapshot(&CORE_TABLE);
     crate::kprintln!(
