@@ -320,10 +320,7 @@ mod tests {
     fn take_first_takes_the_oldest_accepted_task_and_keeps_the_order() {
         let mut queue = RunQueue::<Task, 8>::new();
         for id in 0..5 {
-            let task = Task {
-                id,
-                pinned: id < 2,
-            };
+            let task = Task { id, pinned: id < 2 };
             assert!(queue.push(task).is_ok());
         }
         assert_eq!(queue.take_first(is_movable).map(|task| task.id), Some(2));
