@@ -1,7 +1,8 @@
 //! Bringing up the other cores, and running a function on a chosen core.
 //!
-//! Every CPU the DTB lists is started: with PSCI `CPU_ON` (all at once), or released from its
-//! spin table (one at a time: a released core finds its record through one shared slot). Each
+//! The kernel starts every CPU the DTB gives a way to start: with PSCI `CPU_ON` (all at once),
+//! or released from its spin table (one at a time: a released core finds its record through
+//! one shared slot). Each
 //! core gets its own thread stack and exception stack, both with guard pages, sized from the
 //! CPU count.
 
