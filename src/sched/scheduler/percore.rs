@@ -90,6 +90,6 @@ pub fn start_scheduling_here(current: TaskId, idle: TaskId) {
     state.going_offline.store(false, Ordering::Relaxed);
     state.run_queue.lock().closed = false;
     state.current.store(current, Ordering::Release);
-    start_run(core, current);
+    start_run(core, current, current == idle);
     arch::set_stack_guard(task(current).guard_page());
 }

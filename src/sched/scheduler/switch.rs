@@ -35,7 +35,12 @@ pub fn schedule() {
     let state = &CORES[core];
     let previous = state.current.load(Ordering::Relaxed);
     let idle = state.idle_task.load(Ordering::Relaxed);
-    let requeue = previous != idle && task(previous).transition(State::Running, State::Ready);
+    // Only a task itself leaves `Running` (to block or exit), and this is that task's core with
+    // interrupts masked: a plain load and store, no compare-and-swap.
+    let requeue = previous != idle && task(previous).state() == State::Running;
+    if requeue {
+        task(previous).set_state(State::Ready);
+    }
     let next = if state.going_offline.load(Ordering::Acquire) {
         // Going offline: park the task on the queue the idle task will hand over.
         if requeue {
@@ -53,14 +58,14 @@ pub fn schedule() {
         crate::timer::reprogram_this_core();
         return;
     }
-    switch_to(core, previous, next);
+    switch_to(core, previous, next, next == idle);
 }
 
-/// Starts `next` on `core`: its time slice (none for the idle task: tickless idle) and the
-/// monitor's record of what the core runs since when. The clock is read once for both. No
-/// heartbeat: the monitor counts a run's new start time as progress already.
-pub(super) fn start_run(core: usize, next: TaskId) {
-    let idle = next == CORES[core].idle_task.load(Ordering::Relaxed);
+/// Starts `next` (the core's idle task if `idle`) on `core`: its time slice (none for the idle
+/// task: tickless idle) and the monitor's record of what the core runs since when. The clock is
+/// read once for both. No heartbeat: the monitor counts a run's new start time as progress
+/// already.
+pub(super) fn start_run(core: usize, next: TaskId, idle: bool) {
     let now = if idle { 0 } else { arch::now_ns() };
     set_slice_end(core, idle, now);
     let table = &crate::registry::CORE_TABLE;
@@ -105,10 +110,18 @@ pub(super) fn pick_next(core: usize, requeue: Option<TaskId>) -> Option<TaskId> 
     if let Some(id) = overflow {
         push_global(id);
     }
-    local.or_else(|| steal(core)).or_else(|| take_global(core))
+    local.or_else(|| find_elsewhere(core))
 }
 
-pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId) {
+/// Work for `core` when its own queue is empty: stolen, else from the global queue. Kept out of
+/// line, so the switch between queued tasks does not pay for the thief's stack frame.
+#[cold]
+#[inline(never)]
+fn find_elsewhere(core: usize) -> Option<TaskId> {
+    steal(core).or_else(|| take_global(core))
+}
+
+pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId, idle: bool) {
     crate::sync::perturb::point(crate::sync::perturb::Site::Switch);
     let state = &CORES[core];
     let incoming = task(next);
@@ -120,7 +133,7 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId) {
     incoming.set_state(State::Running);
     incoming.last_core.store(core, Ordering::Relaxed);
     state.current.store(next, Ordering::Relaxed);
-    start_run(core, next);
+    start_run(core, next, idle);
     crate::trace::record!(switch(next, incoming.name()));
     // This core alone writes its `previous` and `switches`: plain stores, no read-modify-write.
     state.previous.store(previous, Ordering::Relaxed);
