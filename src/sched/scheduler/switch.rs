@@ -101,11 +101,17 @@ pub(super) fn pick_next(core: usize, requeue: Option<TaskId>) -> Option<TaskId> 
     let (local, overflow) = {
         // The switch's contract has interrupts masked until it is done.
         let mut queue = CORES[core].run_queue.lock_masked();
-        // A preempted or yielding task goes to the back, urgent or not.
-        let overflow = requeue.and_then(|id| queue.push(id, false).err());
-        let next = queue.pop();
-        publish_queued(core, &queue);
-        (next, overflow)
+        if queue.tasks.is_empty() {
+            // Nobody waits here: the stopped task (if any) goes on, and the queue is unchanged.
+            (requeue, None)
+        } else {
+            // The next task leaves first, so the stopped one always has room behind it (a
+            // preempted or yielding task goes to the back, urgent or not).
+            let next = queue.pop();
+            let overflow = requeue.and_then(|id| queue.push(id, false).err());
+            publish_queued(core, &queue);
+            (next, overflow)
+        }
     };
     if let Some(id) = overflow {
         push_global(id);
