@@ -5,19 +5,24 @@
 const SWITCH_FRAME_SIZE: usize = 160;
 
 unsafe extern "C" {
-    fn switch_context(save_sp: *mut usize, next_sp: usize, previous_on_core: *mut u8);
+    fn switch_context(
+        save_sp: *mut usize,
+        next_sp: usize,
+        previous_on_core: *mut u8,
+        handover: usize,
+    ) -> usize;
     fn thread_start();
 }
 
-/// Prepares a new thread's stack so that switching to it calls `entry(argument)` on that
-/// stack. `stack_top` must be 16-byte aligned. Returns the thread's initial saved stack pointer.
+/// Prepares a new thread's stack so that switching to it calls `entry(argument, handover)` on
+/// that stack, `handover` being the word the first switch to it hands over (see [`switch`]). `stack_top` must be 16-byte aligned. Returns the thread's initial saved stack pointer.
 ///
 /// # Safety
 /// `[stack_top - SWITCH_FRAME_SIZE, stack_top)` must be memory the caller owns and that nothing
 /// else uses until the thread runs.
 pub unsafe fn prepare_stack(
     stack_top: usize,
-    entry: extern "C" fn(usize) -> !,
+    entry: extern "C" fn(usize, usize) -> !,
     argument: usize,
 ) -> usize {
     let sp = stack_top - SWITCH_FRAME_SIZE;
@@ -34,12 +39,19 @@ pub unsafe fn prepare_stack(
 
 /// Switches from the running thread to the one whose saved stack pointer is `next_sp`: saves
 /// the current thread's stack pointer in `*save_sp` and, once its state is saved, clears
-/// `*previous_on_core` (release) so that another core may resume it.
+/// `*previous_on_core` (release) so that another core may resume it. The resumed thread gets
+/// `handover` (as this function's return value, or its entry's second argument on a first
+/// run); this thread, when it is resumed, returns the word its resumer handed over.
 ///
 /// # Safety
 /// IRQs must be masked; `next_sp` must come from [`prepare_stack`] or an earlier switch, and
 /// that thread must not be running anywhere; both pointers must be valid.
-pub unsafe fn switch(save_sp: *mut usize, next_sp: usize, previous_on_core: *mut u8) {
+pub unsafe fn switch(
+    save_sp: *mut usize,
+    next_sp: usize,
+    previous_on_core: *mut u8,
+    handover: usize,
+) -> usize {
     // SAFETY: forwarded from the caller's contract.
-    unsafe { switch_context(save_sp, next_sp, previous_on_core) }
+    unsafe { switch_context(save_sp, next_sp, previous_on_core, handover) }
 }

@@ -6,15 +6,21 @@
 // exceptions.s), so preemption goes through the very same switch.
 //
 // A new thread's stack is prepared so that its first switch "returns" into
-// `thread_start` with x19 = its task, x20 = its Rust entry: first run and every later
+// `thread_start` with x19 = its argument, x20 = its Rust entry: first run and every later
 // run take the same path.
+//
+// The switching thread hands the resumed one a word (x3), which comes out as the resumed
+// thread's return value, or as its entry's second argument on a first run: the scheduler
+// passes the thread it switched away from, as Linux's switch_to returns `last`.
 
 .equ SWITCH_FRAME_SIZE, 160
 
-// switch_context(save_sp: *mut usize, next_sp: usize, previous_on_core: *mut u8)
+// switch_context(save_sp: *mut usize, next_sp: usize, previous_on_core: *mut u8,
+//                handover: usize) -> usize
 // Saves the current thread's callee-saved state on its stack and its stack pointer in
 // *save_sp, marks it off this core (a release store of 0 to *previous_on_core: from then on
-// another core may run it), and resumes the thread whose saved stack pointer is next_sp.
+// another core may run it), and resumes the thread whose saved stack pointer is next_sp,
+// returning `handover` to it. Returns, once this thread is resumed, the word its resumer handed.
 .section .text.context, "ax"
 .global switch_context
 switch_context:
@@ -44,11 +50,14 @@ switch_context:
     ldp     d12, d13, [sp, #128]
     ldp     d14, d15, [sp, #144]
     add     sp, sp, #SWITCH_FRAME_SIZE
+    mov     x0, x3
     ret
 
-// Where a new thread's first switch lands: calls entry(task), which never returns.
+// Where a new thread's first switch lands: calls entry(argument, handover), which never
+// returns.
 .global thread_start
 thread_start:
+    mov     x1, x3
     mov     x0, x19
     mov     x29, xzr
     blr     x20

@@ -20,8 +20,6 @@ pub(super) struct CoreSched {
     pub(super) movable: AtomicUsize,
     pub(super) current: AtomicU32,
     pub(super) idle_task: AtomicU32,
-    /// The task this core just switched away from, settled by `finish_switch`.
-    pub(super) previous: AtomicU32,
     /// Set by the timer tick or a retake; honoured when the interrupt returns.
     pub(super) need_resched: AtomicBool,
     /// In the idle loop and about to sleep: wakers must send an SGI.
@@ -42,7 +40,6 @@ impl CoreSched {
             movable: AtomicUsize::new(0),
             current: AtomicU32::new(NO_TASK),
             idle_task: AtomicU32::new(NO_TASK),
-            previous: AtomicU32::new(NO_TASK),
             need_resched: AtomicBool::new(false),
             idle: AtomicBool::new(false),
             going_offline: AtomicBool::new(false),

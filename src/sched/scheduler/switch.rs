@@ -141,8 +141,7 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId, idle: bool)
     state.current.store(next, Ordering::Relaxed);
     start_run(core, next, idle);
     crate::trace::record!(switch(next, incoming.name()));
-    // This core alone writes its `previous` and `switches`: plain stores, no read-modify-write.
-    state.previous.store(previous, Ordering::Relaxed);
+    // This core alone writes its `switches`: a plain store, no read-modify-write.
     let switches = state.switches.load(Ordering::Relaxed);
     state.switches.store(switches + 1, Ordering::Relaxed);
     arch::set_stack_guard(incoming.guard_page());
@@ -150,29 +149,23 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId, idle: bool)
     // IRQs are masked (the caller's contract); `next` is off every core (waited for above)
     // and its saved stack pointer came from `prepare_stack` or its last switch.
     // SAFETY: so resuming it is sound; the pointers are the outgoing task's own fields.
-    unsafe {
+    let switched_from = unsafe {
         arch::switch_context(
             outgoing.saved_sp.get(),
             *incoming.saved_sp.get(),
             outgoing.on_core.as_ptr(),
-        );
-    }
-    finish_switch();
+            previous as usize,
+        )
+    };
+    finish_switch(switched_from as TaskId);
 }
 
-/// Runs on the incoming task right after every switch, with interrupts still masked: releases
-/// the task switched away from if it exited, and programs this core's timer if the new slice
-/// ends before it is armed for.
-pub(in crate::sched) fn finish_switch() {
-    let core = arch::core_id();
-    let state = &CORES[core];
-    // Only this core writes its `previous`: a plain load and store.
-    let previous = state.previous.load(Ordering::Relaxed);
-    if previous != NO_TASK {
-        state.previous.store(NO_TASK, Ordering::Relaxed);
-        if task(previous).state() == State::Exited {
-            task(previous).release();
-        }
+/// Runs on the incoming task right after every switch, with interrupts still masked:
+/// releases `previous`, the task the switch came from, if it exited, and programs this
+/// core's timer if the new slice ends before it is armed for.
+fn finish_switch(previous: TaskId) {
+    if task(previous).state() == State::Exited {
+        task(previous).release();
     }
     crate::timer::reprogram_this_core_masked();
 }
@@ -222,8 +215,8 @@ pub fn yield_now() {
 }
 
 /// Entry of a spawned task's thread: settle the switch, run the body, exit.
-pub(in crate::sched) extern "C" fn task_entry(id: usize) -> ! {
-    finish_switch();
+pub(in crate::sched) extern "C" fn task_entry(id: usize, switched_from: usize) -> ! {
+    finish_switch(switched_from as TaskId);
     arch::irq_enable();
     if let Some(body) = task(id as TaskId).take_body() {
         // `spawn` stored a body whose `run` matches the closure at `data`.
@@ -254,8 +247,8 @@ pub(in crate::sched) fn spawn_idle_task(core: usize) -> Option<TaskId> {
     Some(new.id)
 }
 
-pub(super) extern "C" fn idle_entry(_id: usize) -> ! {
-    finish_switch();
+pub(super) extern "C" fn idle_entry(_id: usize, switched_from: usize) -> ! {
+    finish_switch(switched_from as TaskId);
     idle_loop()
 }
 
