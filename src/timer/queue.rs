@@ -1,14 +1,21 @@
 //! A core's armed timers, earliest deadline first, in fixed memory.
 //!
-//! [`TimerQueue`] is an indexed binary min-heap: every armed timer sits in a slot, the heap orders
+//! [`TimerQueue`] is an indexed 4-ary min-heap: every armed timer sits in a slot, the heap orders
 //! the slots by (deadline, arming order), and each slot remembers where it is in the heap, so
 //! arming, cancelling and firing are all O(log n) with no allocation. Equal deadlines fire in the
 //! order they were armed. A [`TimerHandle`] names a slot together with the slot's generation, so a
 //! handle whose timer has fired or been cancelled, even if the slot now holds a newer timer, is
 //! recognised as stale.
+//!
+//! Four children per node rather than two halves the heap's depth, so a new timer climbs about
+//! a third as far and a cancelled one's replacement sinks less; each level down compares four
+//! children, but four loads from one place are cheaper than a second level.
 
 /// Index of a slot, and of a position in the heap. 32 bits keeps the per-entry bookkeeping small.
 type SlotIndex = u32;
+
+/// Children per heap node.
+const ARITY: usize = 4;
 
 /// Names one arming of one timer in the [`TimerQueue`] that returned it.
 ///
@@ -39,10 +46,20 @@ impl HeapNode {
         slot: 0,
     };
 
+    /// The ordering key: deadline, then arming order, as one number, so one comparison decides.
+    fn key(&self) -> u128 {
+        (u128::from(self.deadline) << 64) | u128::from(self.sequence)
+    }
+
     /// Whether this timer fires before `other`: earlier deadline, or same deadline armed earlier.
     fn fires_before(&self, other: &Self) -> bool {
-        (self.deadline, self.sequence) < (other.deadline, other.sequence)
+        self.key() < other.key()
     }
+}
+
+/// The heap position of `position`'s parent; `position` must not be the root.
+const fn parent(position: usize) -> usize {
+    (position - 1) / ARITY
 }
 
 /// Where an armed timer's payload lives while it waits in the heap.
@@ -64,10 +81,11 @@ struct Slot<T> {
 /// deadlines in arming order; a full queue refuses a new timer with `Err` and is left unchanged.
 /// The queue never allocates and never panics on any input.
 pub struct TimerQueue<T, const N: usize> {
-    /// `heap[..len]` is a binary min-heap of armed timers under [`HeapNode::fires_before`].
-    /// `heap[len..high_water]` name the slots freed so far (the next arming reuses `heap[len]`'s
-    /// slot), and slots `high_water..N` have never been used. Keeping the free list inside the
-    /// heap array costs no memory, and an empty queue is all zeros apart from the payloads.
+    /// `heap[..len]` is a 4-ary min-heap of armed timers under [`HeapNode::fires_before`]: the
+    /// children of position `p` are `4p + 1 ..= 4p + 4`. `heap[len..high_water]` name the slots
+    /// freed so far (the next arming reuses `heap[len]`'s slot), and slots `high_water..N` have
+    /// never been used. Keeping the free list inside the heap array costs no memory, and an empty
+    /// queue is all zeros apart from the payloads.
     heap: [HeapNode; N],
     slots: [Slot<T>; N],
     len: usize,
@@ -130,17 +148,26 @@ impl<T, const N: usize> TimerQueue<T, N> {
     ///
     /// Returns the handle that can cancel it, or gives `payload` back in `Err` when the queue is
     /// full (the queue is then unchanged).
+    #[inline]
     pub fn insert(&mut self, deadline: u64, payload: T) -> Result<TimerHandle, T> {
-        if self.is_full() {
+        let position = self.len;
+        let Some(free) = self.heap.get(position) else {
             return Err(payload);
-        }
-        let slot_index = if self.len < self.high_water {
-            self.heap[self.len].slot
+        };
+        let slot_index = if position < self.high_water {
+            free.slot
         } else {
-            let never_used = self.high_water;
-            self.high_water += 1;
-            // `N` fits in a SlotIndex (checked in `new`) and `never_used < N`: lossless.
-            never_used as SlotIndex
+            // `position < N`, which fits in a SlotIndex (checked in `new`): lossless.
+            self.high_water = position + 1;
+            position as SlotIndex
+        };
+        let Some(slot) = self.slots.get_mut(slot_index as usize) else {
+            return Err(payload);
+        };
+        slot.payload = Some(payload);
+        let handle = TimerHandle {
+            slot: slot_index,
+            generation: slot.generation,
         };
         let node = HeapNode {
             deadline,
@@ -148,16 +175,8 @@ impl<T, const N: usize> TimerQueue<T, N> {
             slot: slot_index,
         };
         self.next_sequence += 1;
-        let slot = &mut self.slots[slot_index as usize];
-        slot.payload = Some(payload);
-        let handle = TimerHandle {
-            slot: slot_index,
-            generation: slot.generation,
-        };
-        let position = self.len;
-        self.len += 1;
-        self.heap[position] = node;
-        self.sift_up(position);
+        self.len = position + 1;
+        self.sift_up(position, node);
         Ok(handle)
     }
 
@@ -165,13 +184,17 @@ impl<T, const N: usize> TimerQueue<T, N> {
     ///
     /// Returns `None`, changing nothing, if the handle is stale: its timer already fired, was
     /// cancelled or was drained.
+    #[inline]
     pub fn cancel(&mut self, handle: TimerHandle) -> Option<T> {
-        let slot = self.slots.get(handle.slot as usize)?;
-        if slot.generation != handle.generation || slot.payload.is_none() {
+        let slot = self.slots.get_mut(handle.slot as usize)?;
+        if slot.generation != handle.generation {
             return None;
         }
+        let payload = slot.payload.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
         let position = slot.heap_position as usize;
-        self.remove_at(position).map(|(_, payload)| payload)
+        self.unlink(position, handle.slot);
+        Some(payload)
     }
 
     /// Removes and returns the earliest timer, with its deadline, if it is due (`deadline <= now`).
@@ -180,7 +203,7 @@ impl<T, const N: usize> TimerQueue<T, N> {
     /// remaining timer lies in the future or the queue is empty.
     pub fn pop_expired(&mut self, now: u64) -> Option<(u64, T)> {
         if self.earliest_deadline()? <= now {
-            self.remove_at(0)
+            self.pop()
         } else {
             None
         }
@@ -196,73 +219,78 @@ impl<T, const N: usize> TimerQueue<T, N> {
         Drain { queue: self }
     }
 
-    /// Takes the timer at heap `position` out of the queue and frees its slot.
-    ///
-    /// Returns `None` only if `position` is not an armed timer's position.
-    fn remove_at(&mut self, position: usize) -> Option<(u64, T)> {
-        let last = self.len.checked_sub(1)?;
-        if position > last {
-            return None;
-        }
-        self.heap.swap(position, last);
+    /// Removes and returns the earliest timer, with its deadline, if any timer is armed.
+    fn pop(&mut self) -> Option<(u64, T)> {
+        let root = *self.heap[..self.len].first()?;
+        let slot = self.slots.get_mut(root.slot as usize)?;
+        let payload = slot.payload.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.unlink(0, root.slot);
+        Some((root.deadline, payload))
+    }
+
+    /// Takes the node at heap `position` (an armed timer's, whose slot `freed` the caller has
+    /// just emptied) out of the heap: the last node fills its place, and `freed` joins the free
+    /// list where the last node was.
+    fn unlink(&mut self, position: usize, freed: SlotIndex) {
+        let Some(last) = self.len.checked_sub(1) else {
+            return;
+        };
+        let Some(node) = self.heap.get_mut(last) else {
+            return;
+        };
+        let moved = *node;
+        node.slot = freed;
         self.len = last;
         if position < last {
-            self.restore_order_at(position);
-        }
-        let removed = self.heap[last];
-        let slot = &mut self.slots[removed.slot as usize];
-        slot.generation = slot.generation.wrapping_add(1);
-        slot.payload
-            .take()
-            .map(|payload| (removed.deadline, payload))
-    }
-
-    /// Moves the node at `position`, which may violate the heap order in either direction, to
-    /// where it belongs.
-    fn restore_order_at(&mut self, position: usize) {
-        if self.sift_up(position) == position {
-            self.sift_down(position);
+            if position > 0 && moved.fires_before(&self.heap[parent(position)]) {
+                self.sift_up(position, moved);
+            } else {
+                self.sift_down(position, moved);
+            }
         }
     }
 
-    /// Moves the node at `position` towards the root while it fires before its parent, and
-    /// returns where it settled.
-    fn sift_up(&mut self, mut position: usize) -> usize {
-        let node = self.heap[position];
-        while position > 0 {
-            let parent = (position - 1) / 2;
-            if !node.fires_before(&self.heap[parent]) {
+    /// Puts `node` in the heap at or above the free `hole`: each ancestor that `node` fires
+    /// before moves down into the hole, and `node` fills the hole where that stops.
+    fn sift_up(&mut self, mut hole: usize, node: HeapNode) {
+        while hole > 0 {
+            let above = parent(hole);
+            let ancestor = self.heap[above];
+            if !node.fires_before(&ancestor) {
                 break;
             }
-            self.place(self.heap[parent], position);
-            position = parent;
+            self.place(ancestor, hole);
+            hole = above;
         }
-        self.place(node, position);
-        position
+        self.place(node, hole);
     }
 
-    /// Moves the node at `position` towards the leaves while a child fires before it.
-    fn sift_down(&mut self, mut position: usize) {
-        let node = self.heap[position];
-        loop {
-            let left = 2 * position + 1;
-            if left >= self.len {
+    /// Puts `node` in the heap at or below the free `hole`: while some child of the hole fires
+    /// before `node`, the earliest child moves up into it, and `node` fills the hole where that
+    /// stops.
+    fn sift_down(&mut self, mut hole: usize, node: HeapNode) {
+        while let Some((position, child)) = self.earliest_child(hole) {
+            if !child.fires_before(&node) {
                 break;
             }
-            let right = left + 1;
-            let earlier_child =
-                if right < self.len && self.heap[right].fires_before(&self.heap[left]) {
-                    right
-                } else {
-                    left
-                };
-            if !self.heap[earlier_child].fires_before(&node) {
-                break;
-            }
-            self.place(self.heap[earlier_child], position);
-            position = earlier_child;
+            self.place(child, hole);
+            hole = position;
         }
-        self.place(node, position);
+        self.place(node, hole);
+    }
+
+    /// The earliest-firing child of heap `position` and where it is, if it has children.
+    fn earliest_child(&self, position: usize) -> Option<(usize, HeapNode)> {
+        let first = ARITY * position + 1;
+        let children = self.heap[..self.len].get(first..)?;
+        let (mut best, mut earliest) = (first, *children.first()?);
+        for (offset, child) in children.iter().enumerate().take(ARITY).skip(1) {
+            if child.fires_before(&earliest) {
+                (best, earliest) = (first + offset, *child);
+            }
+        }
+        Some((best, earliest))
     }
 
     /// Writes `node` at heap `position` and records that position in its slot.
@@ -290,9 +318,8 @@ impl<T, const N: usize> TimerQueue<T, N> {
                 assert!(slot.payload.is_some(), "armed slot {slot_index} is empty");
                 assert_eq!(slot.heap_position as usize, position);
                 if position > 0 {
-                    let parent = &self.heap[(position - 1) / 2];
                     assert!(
-                        !node.fires_before(parent),
+                        !node.fires_before(&self.heap[parent(position)]),
                         "heap order broken at {position}"
                     );
                 }
@@ -325,7 +352,7 @@ impl<T, const N: usize> Iterator for Drain<'_, T, N> {
     type Item = (u64, T);
 
     fn next(&mut self) -> Option<(u64, T)> {
-        self.queue.remove_at(0)
+        self.queue.pop()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
