@@ -122,13 +122,6 @@ impl OnlineSet {
         words: [0; ONLINE_WORDS],
     };
 
-    /// Whether `core` is in the set (`false` for an id past [`MAX_CORES`]).
-    pub fn contains(&self, core: usize) -> bool {
-        self.words
-            .get(core / 64)
-            .is_some_and(|word| word & (1 << (core % 64)) != 0)
-    }
-
     /// How many cores are in the set.
     pub fn len(&self) -> usize {
         self.words
@@ -465,7 +458,7 @@ impl<const CORES: usize> Drop for CoreTableGuard<'_, CORES> {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::{CoreState, CoreTable, OnlineCore, Running, StateError};
+    use super::{CoreState, CoreTable, OnlineCore, OnlineSet, Running, StateError};
     use crate::registry::test_clock;
 
     fn table_with(states: &[CoreState]) -> CoreTable<4> {
@@ -605,6 +598,28 @@ mod tests {
         table.publish_running(2, 1, 1);
         assert_eq!((table.heartbeat(2), table.running(2)), (0, None));
         assert_eq!(table.heartbeat(0), 0);
+    }
+
+    #[test]
+    fn the_online_set_follows_the_states_across_words() {
+        let mut set = OnlineSet::EMPTY;
+        assert!(set.is_empty());
+        for core in [511, 0, 64, 63, 200] {
+            set.set(core, true);
+        }
+        set.set(200, false);
+        assert_eq!(set.cores().collect::<Vec<_>>(), [0, 63, 64, 511]);
+        assert_eq!((set.len(), set.is_empty()), (4, false));
+        let table = table_with(&[
+            CoreState::Online,
+            CoreState::Starting,
+            CoreState::Online,
+            CoreState::Online,
+        ]);
+        table.change_state(2, CoreState::GoingOffline).unwrap();
+        let guard = table.lock();
+        assert_eq!(guard.online().cores().collect::<Vec<_>>(), [0, 3]);
+        assert_eq!(guard.changes(), 8);
     }
 
     #[test]
