@@ -174,7 +174,8 @@ fn traced(action: &Action) -> crate::trace::Event {
 }
 
 /// `stall: core 3 made no progress for 1002 ms; task 'spinner' (11774) running since 12 ms;
-/// holds [run_queue]; PC at last interrupt 0x4008abcd`
+/// holds [run_queue]; PC at last interrupt 0x4008abcd`: the pass's report, with the locks the
+/// core holds and the PC it published at its last interrupt read now, after the pass.
 fn write_stall_report(out: &mut impl Write, report: &StallReport) -> core::fmt::Result {
     let task = report.running.task;
     let name = if (task as usize) < task::MAX_TASKS {
@@ -189,11 +190,15 @@ fn write_stall_report(out: &mut impl Write, report: &StallReport) -> core::fmt::
         report.silent_for_ns / 1_000_000,
         report.running.since_ns / 1_000_000
     )?;
-    for (index, rank) in report.held_locks.iter().enumerate() {
+    for (index, rank) in crate::sync::held_locks(report.core).iter().enumerate() {
         let separator = if index == 0 { "" } else { ", " };
         write!(out, "{separator}{}", rank.name())?;
     }
-    write!(out, "]; PC at last interrupt {:#x}", report.interrupt_pc)
+    write!(
+        out,
+        "]; PC at last interrupt {:#x}",
+        CORE_TABLE.interrupt_pc(report.core)
+    )
 }
 
 /// The buddy's periodic check that the monitor still completes passes.

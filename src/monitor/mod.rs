@@ -24,7 +24,8 @@
 //!   started, `Online` from the core itself once its timer queue is installed and its deadline
 //!   published);
 //! - the monitor task: `loop { let pass = monitor.pass(&TABLE, &timer::earliest_deadline,
-//!   &COUNTERS); carry out pass.outcome.actions; sleep pass.sleep_ns }`;
+//!   &COUNTERS); carry out pass.outcome.actions; sleep pass.sleep_ns }` (the outcome lives in
+//!   the monitor, so a pass hands it over by reference);
 //! - the buddy core, periodically: `COUNTERS.monitor_silence(now, stall_ns)`;
 //! - the benchmark: `hold` parks the monitor (and quiets its buddy) while it measures, and
 //!   lets it out for a counted number of passes to measure the pass itself.
@@ -59,20 +60,23 @@ pub use scan::{
 use crate::MAX_CORES;
 use crate::registry::CoreTable;
 
-/// The monitor's own state for `CORES` cores: its memory of earlier passes, its backoff and its
-/// thresholds. Plain data, `const`-constructible (about 48 bytes a core, so the kernel's belongs
-/// in a `static`, not on a task stack), used by the monitor task alone.
+/// The monitor's own state for `CORES` cores: its memory of earlier passes, the outcome of its
+/// last pass (reused by the next, see [`scan()`]), its backoff and its thresholds. Plain data,
+/// `const`-constructible (about 48 bytes a core, so the kernel's belongs in a `static`, not on
+/// a task stack), used by the monitor task alone.
 pub struct Monitor<const CORES: usize = MAX_CORES> {
     memory: ScanMemory<CORES>,
+    outcome: ScanOutcome,
     backoff: Backoff,
     thresholds: Thresholds,
 }
 
 /// The result of one [`Monitor::pass`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pass {
-    /// What the scan found; the caller carries out its actions.
-    pub outcome: ScanOutcome,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pass<'a> {
+    /// What the scan found (kept in the monitor until its next pass); the caller carries out
+    /// its actions.
+    pub outcome: &'a ScanOutcome,
     /// How long to sleep before the next pass (never 0).
     pub sleep_ns: u64,
 }
@@ -82,6 +86,7 @@ impl<const CORES: usize> Monitor<CORES> {
     pub const fn new(thresholds: Thresholds) -> Self {
         Self {
             memory: ScanMemory::new(),
+            outcome: ScanOutcome::new(),
             backoff: Backoff::new(),
             thresholds,
         }
@@ -100,15 +105,26 @@ impl<const CORES: usize> Monitor<CORES> {
         table: &CoreTable<CORES>,
         probe: &impl CoreProbe,
         counters: &MonitorCounters,
-    ) -> Pass {
+    ) -> Pass<'_> {
         let start_ns = table.now_ns();
-        let outcome = scan(table, &mut self.memory, probe, start_ns, &self.thresholds);
+        let outcome = &mut self.outcome;
+        scan(
+            table,
+            &mut self.memory,
+            probe,
+            start_ns,
+            &self.thresholds,
+            outcome,
+        );
         let end_ns = table.now_ns();
-        counters.record_pass(&outcome, end_ns.saturating_sub(start_ns), end_ns);
+        counters.record_pass(outcome, end_ns.saturating_sub(start_ns), end_ns);
         let sleep_ns =
             self.backoff
                 .next_sleep_ns(outcome.found_work(), end_ns, outcome.next_check_ns);
-        Pass { outcome, sleep_ns }
+        Pass {
+            outcome: &self.outcome,
+            sleep_ns,
+        }
     }
 }
 
@@ -165,7 +181,11 @@ mod tests {
 
     #[test]
     fn the_kernels_monitor_and_a_pass_stay_small() {
-        assert!(core::mem::size_of::<Monitor>() <= 48 * MAX_CORES + 64);
-        assert!(core::mem::size_of::<Pass>() <= 2048);
+        assert!(
+            core::mem::size_of::<Monitor>()
+                <= 48 * MAX_CORES + core::mem::size_of::<ScanOutcome>() + 64
+        );
+        assert!(core::mem::size_of::<Action>() <= 48);
+        assert!(core::mem::size_of::<Pass>() <= 16);
     }
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use loom::thread;
 
-use super::{ScanMemory, Thresholds, earliest_deadline_2019, scan};
+use super::{ScanMemory, ScanOutcome, Thresholds, earliest_deadline_2019, scan};
 use crate::registry::{CoreState, CoreTable};
 use crate::sched::runqueue::RunQueue;
 use crate::sync::atomic::{AtomicU64, Ordering};
@@ -141,12 +141,14 @@ impl Machine {
         match protocol {
             Protocol::Fixed => {
                 let probe = |core: usize| self.deadlines[core].load(Ordering::Acquire);
-                let outcome = scan(
+                let mut outcome = ScanOutcome::new();
+                scan(
                     &self.table,
                     &mut ScanMemory::new(),
                     &probe,
                     NOW_NS,
                     &THRESHOLDS,
+                    &mut outcome,
                 );
                 assert_ne!(
                     outcome.earliest_deadline_ns, STALE_DEADLINE_NS,

@@ -1,14 +1,25 @@
 //! One monitor pass: what every online core needs (a kick, a retake, a report) and the
 //! earliest deadline across them, computed under the core-table lock and nothing else.
 //!
-//! The pass reads each online core's published deadline through a [`CoreProbe`] (the kernel's
-//! is lock-free atomics) and the core's published fields from the [`CoreTable`], compares them
-//! with what [`ScanMemory`] remembers from earlier passes, and returns the actions for the
-//! caller to carry out after the lock is released. It takes no timer-queue lock and never the
+//! The pass takes the core-table lock just long enough to copy the set of online cores (and,
+//! when some core changed state since the last pass, to forget what it remembers about an
+//! older incarnation of a core). It then reads each of those cores' published deadline through
+//! a [`CoreProbe`] (the kernel's is lock-free atomics) and its published fields from the
+//! [`CoreTable`], compares them with what [`ScanMemory`] remembers from earlier passes, and
+//! returns the actions for the caller to carry out. It takes no timer-queue lock and never the
 //! global scheduler lock: that is the fix of Go runtime commit b50fcc88.
+//!
+//! Why the lock is not held for the whole pass: a core waiting for the core-table lock waits
+//! with interrupts masked, so it takes no timer interrupt and publishes no heartbeat. A pass
+//! over 512 cores is tens of thousands of instructions, and if the monitor's core is not run
+//! meanwhile (a vCPU the host deschedules; QEMU's single-threaded TCG under `-icount`, which
+//! gives the last vCPUs no instructions while an earlier one runs to each timer deadline), a
+//! core changing state waits for the whole pass and is then reported stalled by the monitor
+//! itself. Holding the lock for a copy of a bitmap makes that window a few dozen instructions.
+//! A core that goes offline between the copy and the check of its fields is checked once more
+//! on its last published fields, as it already could be between a pass and its actions.
 
 use crate::registry::{CoreTable, OnlineCore, Running};
-use crate::sync::HeldLocks;
 use crate::timer::NO_DEADLINE;
 
 /// The force-preempt limit: a task that has run this long (10 ms, Go's `forcePreemptNS`)
@@ -48,8 +59,9 @@ impl Thresholds {
     };
 }
 
-/// What the monitor asks the kernel to do after a pass.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the monitor asks the kernel to do after a pass. Small and `Copy` (48 bytes), so a pass's
+/// actions are cheap to build and hand over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     /// The core's earliest timer is overdue: interrupt it (an SGI) so it fires its timers.
     Kick(usize),
@@ -61,8 +73,10 @@ pub enum Action {
     ReportUnresponsive(UnresponsiveReport),
 }
 
-/// A core that made no progress for the stall limit, as the watchdog reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A core that made no progress for the stall limit. The kernel adds what the core publishes
+/// for a report (the locks it holds, the PC of its last interrupt) when it reports it, after the
+/// pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StallReport {
     /// The stalled core.
     pub core: usize,
@@ -73,10 +87,6 @@ pub struct StallReport {
     /// How long the core has shown no progress: since the monitor first saw this heartbeat
     /// value, or since the task was switched in if that is later.
     pub silent_for_ns: u64,
-    /// The locks the core holds, in the order it took them.
-    pub held_locks: HeldLocks,
-    /// The PC the core published at its last interrupt (0: none).
-    pub interrupt_pc: u64,
 }
 
 /// A core that did not run its overdue timer after a kick.
@@ -107,7 +117,24 @@ pub struct ScanOutcome {
     pub online_cores: usize,
 }
 
+impl Default for ScanOutcome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ScanOutcome {
+    /// The outcome of no pass: no action, nothing online, nothing to check.
+    pub const fn new() -> Self {
+        Self {
+            actions: Actions::new(),
+            deferred: false,
+            earliest_deadline_ns: NO_DEADLINE,
+            next_check_ns: NO_DEADLINE,
+            online_cores: 0,
+        }
+    }
+
     /// Whether the pass found work (sysmon's "not idle"): an action, or one left for later.
     pub fn found_work(&self) -> bool {
         !self.actions.is_empty() || self.deferred
@@ -117,14 +144,8 @@ impl ScanOutcome {
 /// Where the scan reads what a core publishes outside the core table.
 pub trait CoreProbe {
     /// The earliest timer deadline `core` published ([`NO_DEADLINE`] if none). Must not take a
-    /// lock: it is called with the core-table lock held.
+    /// lock: the monitor must never wait for a scheduling lock.
     fn earliest_deadline(&self, core: usize) -> u64;
-
-    /// The locks `core` holds, for a stall report. Must not take a lock. By default, the lock
-    /// checker's record ([`crate::sync::held_locks`]).
-    fn held_locks(&self, core: usize) -> HeldLocks {
-        crate::sync::held_locks(core)
-    }
 }
 
 /// Any `Fn(core) -> deadline` is a probe, e.g. `crate::timer::earliest_deadline`.
@@ -138,6 +159,9 @@ impl<F: Fn(usize) -> u64> CoreProbe for F {
 /// runs retaken, reports made. Forgotten for a core when it comes online again.
 pub struct ScanMemory<const CORES: usize> {
     cores: [CoreWatch; CORES],
+    /// The table's [`crate::registry::CoreTableGuard::changes`] when the memory was last
+    /// matched with the online cores' incarnations (`u64::MAX`: never).
+    changes_seen: u64,
 }
 
 impl<const CORES: usize> ScanMemory<CORES> {
@@ -145,6 +169,7 @@ impl<const CORES: usize> ScanMemory<CORES> {
     pub const fn new() -> Self {
         Self {
             cores: [CoreWatch::UNSEEN; CORES],
+            changes_seen: u64::MAX,
         }
     }
 }
@@ -187,43 +212,67 @@ impl CoreWatch {
     }
 }
 
-/// One monitor pass at `now_ns`: takes the core-table lock, and only it, for the whole pass;
-/// looks at online cores only; returns the actions, the earliest deadline and when to look
-/// again. Each condition yields its action once: a kick once per overdue deadline, a report of
-/// unresponsiveness once per kick, a retake once per run, a stall report once per silence.
+/// One monitor pass at `now_ns`: takes the core-table lock, and only it, just to copy which
+/// cores are online (see the module's note); looks at those cores only; writes the actions,
+/// the earliest deadline and when to look again into `outcome`, replacing what an earlier pass
+/// left there (the caller keeps one outcome and reuses it, so a pass neither clears nor copies
+/// a buffer of actions). Each condition yields its action once: a kick once per overdue
+/// deadline, a report of unresponsiveness once per kick, a retake once per run, a stall report
+/// once per silence.
 pub fn scan<const CORES: usize>(
     table: &CoreTable<CORES>,
     memory: &mut ScanMemory<CORES>,
     probe: &impl CoreProbe,
     now_ns: u64,
     thresholds: &Thresholds,
-) -> ScanOutcome {
+    outcome: &mut ScanOutcome,
+) {
+    let online = {
+        let guard = table.lock();
+        if guard.changes() != memory.changes_seen {
+            memory.changes_seen = guard.changes();
+            for online in guard.online_cores() {
+                memory.forget_older_incarnation(table, online, now_ns);
+            }
+        }
+        *guard.online()
+    };
+    outcome.actions.clear();
+    outcome.deferred = false;
+    outcome.earliest_deadline_ns = NO_DEADLINE;
+    outcome.next_check_ns = NO_DEADLINE;
+    outcome.online_cores = online.len();
     let mut pass = Scanner {
         table,
         now_ns,
         thresholds,
-        outcome: ScanOutcome {
-            actions: Actions::new(),
-            deferred: false,
-            earliest_deadline_ns: NO_DEADLINE,
-            next_check_ns: NO_DEADLINE,
-            online_cores: 0,
-        },
+        outcome,
     };
-    let guard = table.lock();
-    for online in guard.online_cores() {
-        let core = online.core;
-        let watch = pass.watch(memory, online);
+    for core in online.cores() {
+        let watch = &mut memory.cores[core];
         let deadline_ns = probe.earliest_deadline(core);
         let running = table.running(core);
-        pass.outcome.online_cores += 1;
         pass.outcome.earliest_deadline_ns = pass.outcome.earliest_deadline_ns.min(deadline_ns);
         pass.check_timers(core, watch, deadline_ns);
         pass.check_run_length(core, watch, running);
-        pass.check_heartbeat(core, watch, running, probe);
+        pass.check_heartbeat(core, watch, running);
     }
-    drop(guard);
-    pass.outcome
+}
+
+impl<const CORES: usize> ScanMemory<CORES> {
+    /// Starts the memory of `online` afresh if it describes an older incarnation.
+    fn forget_older_incarnation(
+        &mut self,
+        table: &CoreTable<CORES>,
+        online: OnlineCore,
+        now_ns: u64,
+    ) {
+        let watch = &mut self.cores[online.core];
+        if watch.incarnation != online.incarnation {
+            let heartbeat = table.heartbeat(online.core);
+            *watch = CoreWatch::first_seen(online.incarnation, heartbeat, now_ns);
+        }
+    }
 }
 
 /// One pass in progress.
@@ -231,24 +280,10 @@ struct Scanner<'a, const CORES: usize> {
     table: &'a CoreTable<CORES>,
     now_ns: u64,
     thresholds: &'a Thresholds,
-    outcome: ScanOutcome,
+    outcome: &'a mut ScanOutcome,
 }
 
 impl<const CORES: usize> Scanner<'_, CORES> {
-    /// The memory of `online`, started afresh if it describes an older incarnation.
-    fn watch<'m>(
-        &self,
-        memory: &'m mut ScanMemory<CORES>,
-        online: OnlineCore,
-    ) -> &'m mut CoreWatch {
-        let watch = &mut memory.cores[online.core];
-        if watch.incarnation != online.incarnation {
-            let heartbeat = self.table.heartbeat(online.core);
-            *watch = CoreWatch::first_seen(online.incarnation, heartbeat, self.now_ns);
-        }
-        watch
-    }
-
     /// Adds `action` to the outcome; `false` (and the outcome marked deferred) if it is full,
     /// in which case the caller must not remember the action as taken.
     fn emit(&mut self, action: Action) -> bool {
@@ -315,13 +350,7 @@ impl<const CORES: usize> Scanner<'_, CORES> {
 
     /// Reports a core that runs a task and whose heartbeat has not moved for the stall limit,
     /// once per silence. An idle core is never stalled: it may sleep with its timer off.
-    fn check_heartbeat(
-        &mut self,
-        core: usize,
-        watch: &mut CoreWatch,
-        running: Option<Running>,
-        probe: &impl CoreProbe,
-    ) {
+    fn check_heartbeat(&mut self, core: usize, watch: &mut CoreWatch, running: Option<Running>) {
         let heartbeat = self.table.heartbeat(core);
         let Some(run) = running.filter(|_| heartbeat == watch.heartbeat) else {
             watch.heartbeat = heartbeat;
@@ -342,8 +371,6 @@ impl<const CORES: usize> Scanner<'_, CORES> {
             running: run,
             heartbeat,
             silent_for_ns: self.now_ns - silent_since_ns,
-            held_locks: probe.held_locks(core),
-            interrupt_pc: self.table.interrupt_pc(core),
         })) {
             watch.stall_reported = true;
         }
@@ -355,7 +382,6 @@ mod tests {
     use super::*;
     use crate::registry::CoreState;
     use crate::registry::test_clock;
-    use crate::sync::LockRank;
 
     const CORES: usize = 4;
     const MS: u64 = 1_000_000;
@@ -365,6 +391,19 @@ mod tests {
         force_preempt_ns: FORCE_PREEMPT_NS,
         stall_ns: 100 * MS,
     };
+
+    /// One pass into a fresh outcome.
+    fn scan_once<const C: usize>(
+        table: &CoreTable<C>,
+        memory: &mut ScanMemory<C>,
+        probe: &impl CoreProbe,
+        now_ns: u64,
+        thresholds: &Thresholds,
+    ) -> ScanOutcome {
+        let mut outcome = ScanOutcome::new();
+        scan(table, memory, probe, now_ns, thresholds, &mut outcome);
+        outcome
+    }
 
     /// Cores with settable deadlines; asking for the deadline of a core that is not online fails
     /// the test, so the scan is shown to skip those entries.
@@ -395,7 +434,7 @@ mod tests {
                 assert_eq!(states[core], CoreState::Online, "read a core not online");
                 deadlines[core]
             };
-            scan(&self.table, &mut self.memory, &probe, now_ns, &THRESHOLDS)
+            scan_once(&self.table, &mut self.memory, &probe, now_ns, &THRESHOLDS)
         }
     }
 
@@ -471,37 +510,25 @@ mod tests {
         assert_eq!(actions(&cores.scan(500 * MS)), []);
     }
 
-    struct LocksProbe;
-
-    impl CoreProbe for LocksProbe {
-        fn earliest_deadline(&self, _core: usize) -> u64 {
-            NO_DEADLINE
-        }
-
-        fn held_locks(&self, _core: usize) -> HeldLocks {
-            HeldLocks::from_slice(&[LockRank::TimerQueue, LockRank::GlobalSched]).unwrap()
-        }
-    }
-
     #[test]
-    fn stall_after_the_limit_with_task_locks_and_pc() {
+    fn stall_after_the_limit_with_task_and_silence() {
         let mut cores = Cores::online(2);
         let thresholds = Thresholds {
             force_preempt_ns: NO_DEADLINE,
             ..THRESHOLDS
         };
+        let no_deadline = |_core: usize| NO_DEADLINE;
         let mut pass = |now_ns| {
-            scan(
+            scan_once(
                 &cores.table,
                 &mut cores.memory,
-                &LocksProbe,
+                &no_deadline,
                 now_ns,
                 &thresholds,
             )
         };
         cores.table.publish_running(1, 42, 5 * MS);
         cores.table.publish_heartbeat(1);
-        cores.table.publish_interrupt_pc(1, 0xffff_0000_0008_1234);
         assert_eq!(actions(&pass(10 * MS)), []);
         let quiet = pass(109 * MS);
         assert_eq!(actions(&quiet), []);
@@ -514,8 +541,6 @@ mod tests {
             },
             heartbeat: 1,
             silent_for_ns: 100 * MS,
-            held_locks: LocksProbe.held_locks(1),
-            interrupt_pc: 0xffff_0000_0008_1234,
         });
         assert_eq!(actions(&pass(110 * MS)), [expected]);
         assert_eq!(actions(&pass(300 * MS)), []);
@@ -572,10 +597,10 @@ mod tests {
             table.change_state(core, CoreState::Online).unwrap();
         }
         let overdue = |_core: usize| 1;
-        let first = scan(&table, &mut memory, &overdue, MS + 2, &THRESHOLDS);
+        let first = scan_once(&table, &mut memory, &overdue, MS + 2, &THRESHOLDS);
         assert_eq!(first.actions.len(), ACTIONS_PER_PASS);
         assert!(first.deferred && first.found_work());
-        let second = scan(&table, &mut memory, &overdue, MS + 3, &THRESHOLDS);
+        let second = scan_once(&table, &mut memory, &overdue, MS + 3, &THRESHOLDS);
         assert_eq!(
             actions(&second),
             [
@@ -587,22 +612,42 @@ mod tests {
     }
 
     #[test]
-    fn the_pass_holds_only_the_core_table_lock_and_times_it() {
+    fn the_pass_reads_the_cores_with_no_lock_held_and_holds_the_table_lock_briefly() {
         let mut cores = Cores::online(2);
         test_clock::set(1_000);
         let probe = |_core: usize| {
             let this_core = crate::arch::core_id();
             // A test thread numbered past the table keeps a record `held_locks` cannot see.
             if crate::sync::rank_check_enabled() && this_core < crate::MAX_CORES {
-                assert_eq!(
-                    crate::sync::held_locks(this_core).as_slice(),
-                    [LockRank::CoreTable]
-                );
+                assert_eq!(crate::sync::held_locks(this_core).as_slice(), []);
             }
             test_clock::set(test_clock::now() + 300);
             NO_DEADLINE
         };
-        scan(&cores.table, &mut cores.memory, &probe, 1_000, &THRESHOLDS);
-        assert_eq!(cores.table.longest_hold_ns(), 600);
+        scan_once(&cores.table, &mut cores.memory, &probe, 1_000, &THRESHOLDS);
+        assert_eq!(test_clock::now(), 1_600, "both cores were read");
+        assert_eq!(cores.table.longest_hold_ns(), 0);
+    }
+
+    #[test]
+    fn a_state_change_between_passes_is_seen_by_the_next_pass() {
+        let mut cores = Cores::online(2);
+        cores.table.publish_running(1, 7, MS);
+        assert_eq!(actions(&cores.scan(20 * MS)), [Action::Retake(1)]);
+        for state in [
+            CoreState::GoingOffline,
+            CoreState::Offline,
+            CoreState::Starting,
+            CoreState::Online,
+        ] {
+            cores.table.change_state(1, state).unwrap();
+        }
+        let again = cores.scan(21 * MS);
+        assert_eq!(again.online_cores, 2);
+        assert_eq!(
+            actions(&again),
+            [Action::Retake(1)],
+            "the new incarnation is watched afresh"
+        );
     }
 }

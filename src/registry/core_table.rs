@@ -8,12 +8,19 @@
 //!   last interrupt) and the monitor's last kick are lock-free atomics, one cache line per core,
 //!   written without the lock. Readers trust them only for cores the lock shows as online.
 //!
+//! A monitor pass holds the lock only to copy the set of online cores ([`OnlineSet`], a bitmap
+//! kept beside the states) and to learn whether any state changed since its last pass
+//! ([`CoreTableGuard::changes`]); it reads every core's published fields after releasing it. A
+//! hold is then a few dozen instructions whatever the core count, so a holder whose core is
+//! descheduled (a vCPU the host or the emulator does not run) stalls the other cores' state
+//! changes for as short a time as possible.
+//!
 //! An entry can exist before its core runs ([`CoreState::Starting`]), as Go's `allp` grows
 //! before its Ps are created (runtime commit b50fcc88): every reader skips entries that are not
 //! [`CoreState::Online`].
 
 use crate::MAX_CORES;
-use crate::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::sync::{CachePadded, IrqSpinLock, IrqSpinLockGuard, LockRank};
 
 /// Where a core is in its life. The only changes allowed are
@@ -99,6 +106,85 @@ impl Entry {
     };
 }
 
+/// Words of an [`OnlineSet`]: one bit per core of the kernel's largest table.
+const ONLINE_WORDS: usize = MAX_CORES.div_ceil(64);
+
+/// A set of core ids below [`MAX_CORES`]: the cores the core-table lock showed as online when the
+/// set was copied ([`CoreTableGuard::online`]). Plain data: copying it is a few stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OnlineSet {
+    words: [u64; ONLINE_WORDS],
+}
+
+impl OnlineSet {
+    /// No core.
+    pub const EMPTY: Self = Self {
+        words: [0; ONLINE_WORDS],
+    };
+
+    /// How many cores are in the set.
+    pub fn len(&self) -> usize {
+        self.words
+            .iter()
+            .map(|word| word.count_ones() as usize)
+            .sum()
+    }
+
+    /// Whether the set has no core.
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|word| *word == 0)
+    }
+
+    /// The cores in the set, in id order.
+    pub fn cores(&self) -> OnlineCores<'_> {
+        OnlineCores {
+            words: &self.words,
+            index: 0,
+            bits: self.words[0],
+        }
+    }
+
+    fn set(&mut self, core: usize, online: bool) {
+        let bit = 1 << (core % 64);
+        if online {
+            self.words[core / 64] |= bit;
+        } else {
+            self.words[core / 64] &= !bit;
+        }
+    }
+}
+
+/// The cores of an [`OnlineSet`], in id order (from [`OnlineSet::cores`]).
+pub struct OnlineCores<'a> {
+    words: &'a [u64; ONLINE_WORDS],
+    /// The word `bits` came from.
+    index: usize,
+    /// The bits of that word not yet yielded.
+    bits: u64,
+}
+
+impl Iterator for OnlineCores<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while self.bits == 0 {
+            self.index += 1;
+            self.bits = *self.words.get(self.index)?;
+        }
+        let bit = self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        Some(self.index * 64 + bit)
+    }
+}
+
+/// What the core-table lock guards: each core's entry, the online cores as a set, and how many
+/// state changes there have been.
+struct States<const CORES: usize> {
+    entries: [Entry; CORES],
+    online: OnlineSet,
+    changes: u64,
+}
+
 /// What one core publishes (kept in a [`CachePadded`] so cores never write to a shared line).
 /// All zero means: no heartbeat yet, idle, never kicked, no interrupt seen.
 #[cfg_attr(loom, derive(Default))]
@@ -134,24 +220,34 @@ impl Published {
 /// - Publishing and reading the per-core fields never takes a lock. A core id at or past
 ///   `CORES` is ignored by the publishing calls and reads as zero / `None`.
 pub struct CoreTable<const CORES: usize = MAX_CORES> {
-    entries: IrqSpinLock<[Entry; CORES]>,
+    states: IrqSpinLock<States<CORES>>,
     published: [CachePadded<Published>; CORES],
-    /// One past the highest core that ever left [`CoreState::Absent`]: a pass over the cores
-    /// stops there instead of at `CORES`. Written under the lock.
-    known_end: AtomicUsize,
     longest_hold_ns: AtomicU64,
     clock: fn() -> u64,
 }
 
 impl<const CORES: usize> CoreTable<CORES> {
+    /// The states of a table whose every core is [`CoreState::Absent`]; `CORES` must not exceed
+    /// [`MAX_CORES`] (an [`OnlineSet`] has room for that many).
+    const ABSENT: States<CORES> = {
+        assert!(
+            CORES <= MAX_CORES,
+            "a core table holds at most MAX_CORES cores"
+        );
+        States {
+            entries: [Entry::ABSENT; CORES],
+            online: OnlineSet::EMPTY,
+            changes: 0,
+        }
+    };
+
     /// A table with every core [`CoreState::Absent`] and nothing published, timing its lock
     /// holds with `clock` (nanoseconds, monotonic). `const`, so the kernel's table is a `static`.
     #[cfg(not(loom))]
     pub const fn new(clock: fn() -> u64) -> Self {
         Self {
-            entries: IrqSpinLock::new(LockRank::CoreTable, [Entry::ABSENT; CORES]),
+            states: IrqSpinLock::new(LockRank::CoreTable, Self::ABSENT),
             published: [const { CachePadded::new(Published::new()) }; CORES],
-            known_end: AtomicUsize::new(0),
             longest_hold_ns: AtomicU64::new(0),
             clock,
         }
@@ -162,9 +258,8 @@ impl<const CORES: usize> CoreTable<CORES> {
     #[cfg(loom)]
     pub fn new(clock: fn() -> u64) -> Self {
         Self {
-            entries: IrqSpinLock::new(LockRank::CoreTable, [Entry::ABSENT; CORES]),
+            states: IrqSpinLock::new(LockRank::CoreTable, Self::ABSENT),
             published: core::array::from_fn(|_| CachePadded::new(Published::default())),
-            known_end: AtomicUsize::new(0),
             longest_hold_ns: AtomicU64::new(0),
             clock,
         }
@@ -173,9 +268,9 @@ impl<const CORES: usize> CoreTable<CORES> {
     /// Takes the core-table lock (masking interrupts) and returns the guard that reads the
     /// states. Hold it briefly and take no other lock under it.
     pub fn lock(&self) -> CoreTableGuard<'_, CORES> {
-        let entries = self.entries.lock();
+        let states = self.states.lock();
         CoreTableGuard {
-            entries,
+            states,
             table: self,
             acquired_at_ns: self.now_ns(),
         }
@@ -187,7 +282,8 @@ impl<const CORES: usize> CoreTable<CORES> {
     /// reader that then sees it online.
     pub fn change_state(&self, core: usize, next: CoreState) -> Result<CoreState, StateError> {
         let mut guard = self.lock();
-        let entry = guard
+        let states = &mut *guard.states;
+        let entry = states
             .entries
             .get_mut(core)
             .ok_or(StateError::NoSuchCore(core))?;
@@ -200,11 +296,12 @@ impl<const CORES: usize> CoreTable<CORES> {
             });
         }
         entry.state = next;
-        self.known_end.fetch_max(core + 1, Ordering::Relaxed);
         if next == CoreState::Online {
             // Never 0, which the monitor's memory uses for "not seen yet".
             entry.incarnation = entry.incarnation.wrapping_add(1).max(1);
         }
+        states.online.set(core, next == CoreState::Online);
+        states.changes = states.changes.wrapping_add(1);
         Ok(from)
     }
 
@@ -314,7 +411,7 @@ impl<const CORES: usize> CoreTable<CORES> {
 /// the hold (before the lock is released) and releases the lock.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct CoreTableGuard<'a, const CORES: usize> {
-    entries: IrqSpinLockGuard<'a, [Entry; CORES]>,
+    states: IrqSpinLockGuard<'a, States<CORES>>,
     table: &'a CoreTable<CORES>,
     acquired_at_ns: u64,
 }
@@ -322,24 +419,31 @@ pub struct CoreTableGuard<'a, const CORES: usize> {
 impl<const CORES: usize> CoreTableGuard<'_, CORES> {
     /// The state of `core` ([`CoreState::Absent`] for an id past the table).
     pub fn state(&self, core: usize) -> CoreState {
-        self.entries
+        self.states
+            .entries
             .get(core)
             .map_or(CoreState::Absent, |entry| entry.state)
     }
 
-    /// The online cores in id order; every other entry (absent, starting, going offline,
-    /// offline) is skipped.
+    /// The online cores (exactly those whose state is [`CoreState::Online`]), as a set to copy
+    /// and walk once the lock is released.
+    pub fn online(&self) -> &OnlineSet {
+        &self.states.online
+    }
+
+    /// How many state changes the table has seen (wrapping): equal values from two holds mean
+    /// no core changed state in between, so every online core kept its incarnation.
+    pub fn changes(&self) -> u64 {
+        self.states.changes
+    }
+
+    /// The online cores in id order, with their incarnations; every other entry (absent,
+    /// starting, going offline, offline) is skipped.
     pub fn online_cores(&self) -> impl Iterator<Item = OnlineCore> + '_ {
-        // Written under the lock this guard holds, so no ordering is needed.
-        let known_end = self.table.known_end.load(Ordering::Relaxed);
-        self.entries[..known_end]
-            .iter()
-            .enumerate()
-            .filter(|(_, entry)| entry.state == CoreState::Online)
-            .map(|(core, entry)| OnlineCore {
-                core,
-                incarnation: entry.incarnation,
-            })
+        self.states.online.cores().map(|core| OnlineCore {
+            core,
+            incarnation: self.states.entries[core].incarnation,
+        })
     }
 }
 
@@ -354,7 +458,7 @@ impl<const CORES: usize> Drop for CoreTableGuard<'_, CORES> {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::{CoreState, CoreTable, OnlineCore, Running, StateError};
+    use super::{CoreState, CoreTable, OnlineCore, OnlineSet, Running, StateError};
     use crate::registry::test_clock;
 
     fn table_with(states: &[CoreState]) -> CoreTable<4> {
@@ -494,6 +598,28 @@ mod tests {
         table.publish_running(2, 1, 1);
         assert_eq!((table.heartbeat(2), table.running(2)), (0, None));
         assert_eq!(table.heartbeat(0), 0);
+    }
+
+    #[test]
+    fn the_online_set_follows_the_states_across_words() {
+        let mut set = OnlineSet::EMPTY;
+        assert!(set.is_empty());
+        for core in [511, 0, 64, 63, 200] {
+            set.set(core, true);
+        }
+        set.set(200, false);
+        assert_eq!(set.cores().collect::<Vec<_>>(), [0, 63, 64, 511]);
+        assert_eq!((set.len(), set.is_empty()), (4, false));
+        let table = table_with(&[
+            CoreState::Online,
+            CoreState::Starting,
+            CoreState::Online,
+            CoreState::Online,
+        ]);
+        table.change_state(2, CoreState::GoingOffline).unwrap();
+        let guard = table.lock();
+        assert_eq!(guard.online().cores().collect::<Vec<_>>(), [0, 3]);
+        assert_eq!(guard.changes(), 8);
     }
 
     #[test]

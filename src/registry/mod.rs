@@ -27,7 +27,9 @@ pub(crate) mod test_clock {
     }
 }
 
-pub use core_table::{CoreState, CoreTable, CoreTableGuard, OnlineCore, Running, StateError};
+pub use core_table::{
+    CoreState, CoreTable, CoreTableGuard, OnlineCore, OnlineCores, OnlineSet, Running, StateError,
+};
 
 /// Every core's entry: state (behind the core-table lock) and what it publishes lock-free.
 #[cfg(target_os = "none")]
