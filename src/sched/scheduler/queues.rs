@@ -5,6 +5,7 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use super::coreset::CoreSet;
 use super::idle::notify;
 use super::percore::CORES;
 use super::switch::request_reschedule;
@@ -84,14 +85,32 @@ pub(super) static GLOBAL: IrqSpinLock<Global> = IrqSpinLock::new(
 /// Mirrors of the global state for lock-free fast paths.
 pub(super) static GLOBAL_QUEUED: AtomicUsize = AtomicUsize::new(0);
 
-/// Publishes `core`'s queue length. Sequentially consistent, pairing with `idle`: a waker
-/// stores the new length and then reads `idle`, an idle core stores `idle` and then reads the
-/// length, so at least one of them sees the other and the work is never slept on.
+/// The cores whose run queues hold tasks other cores may steal: `core` is a member exactly
+/// while its published `movable` count is above 0. Thieves find victims here, and an idle core
+/// checks it before sleeping, in a few words at any core count instead of a visit to every core.
+pub(super) static STEALABLE: CoreSet = CoreSet::new();
+
+/// Publishes `core`'s queue: its length, and its place in the stealable set. Call with `core`'s
+/// run-queue lock held, so each core's publications (and its set membership) change in the
+/// order of its queue's changes. Sequentially consistent, pairing with `idle` as `idle.rs`
+/// explains: a waker stores the new length (and joins the set) and then reads `idle`, an idle
+/// core stores `idle` and then reads the lengths and the set, so at least one of them sees the
+/// other and the work is never slept on. The stealable count itself is for reports.
 pub(super) fn publish_queued(core: usize, queue: &CoreRunQueue) {
-    CORES[core].movable.store(queue.movable, Ordering::SeqCst);
-    CORES[core]
-        .queued
-        .store(queue.tasks.len(), Ordering::SeqCst);
+    let state = &CORES[core];
+    // Only the lock holder writes the count, so this reads the last count published.
+    let was_stealable = state.movable.load(Ordering::Relaxed) > 0;
+    state.movable.store(queue.movable, Ordering::Relaxed);
+    match (was_stealable, queue.movable > 0) {
+        (false, true) => {
+            STEALABLE.insert(core);
+        }
+        (true, false) => {
+            STEALABLE.remove(core);
+        }
+        _ => {}
+    }
+    state.queued.store(queue.tasks.len(), Ordering::SeqCst);
 }
 
 /// Puts `id` on `core`'s run queue, or on the global queue when that one is full (the global
