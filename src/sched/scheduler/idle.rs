@@ -7,7 +7,7 @@
 //! core to the stealable set, `queues::STEALABLE`), then reads the core's `idle` flag (the SGI
 //! in `notify`) or the idle-core count (`wake_idle_core`). A core going idle does the mirror
 //! image: it stores its `idle` flag and joins the idle set, then reads its own queue's length,
-//! the global queue's and the stealable set (`has_work`). Every one of these accesses is
+//! the global queue's and the stealable count (`has_work`). Every one of these accesses is
 //! sequentially consistent, so in their single total order one side's store comes before the
 //! other side's read: either the idle core sees the work and does not sleep, or the waker sees
 //! the core idle and wakes it (or a core that is looking for work, as Go's `wakep` does).
@@ -15,8 +15,8 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::coreset::CoreSet;
-use super::percore::{ACTIVE_CORES, CORES};
-use super::queues::{GLOBAL, GLOBAL_QUEUED, STEALABLE, hand_over_queue};
+use super::percore::CORES;
+use super::queues::{GLOBAL, GLOBAL_QUEUED, STEALABLE_CORES, hand_over_queue};
 use super::switch::schedule;
 use crate::arch;
 use crate::sched::balance::should_wake_idle_core;
@@ -79,15 +79,12 @@ pub(super) fn claim_idle_core() -> Option<usize> {
 }
 
 /// Whether `core`, having announced itself idle, has anything to run: work on its own queue or
-/// the global queue, or a core with work to steal. The same few words at any core count (the
-/// stealable set has one bit per core); the reads pair with the waker's stores as the module
-/// comment explains.
+/// the global queue, or a core with work to steal. Three words at any core count; the reads
+/// pair with the waker's stores as the module comment explains.
 pub(super) fn has_work(core: usize) -> bool {
     CORES[core].queued.load(Ordering::SeqCst) > 0
         || GLOBAL_QUEUED.load(Ordering::SeqCst) > 0
-        || !STEALABLE
-            .snapshot(ACTIVE_CORES.load(Ordering::Relaxed))
-            .is_empty()
+        || STEALABLE_CORES.load(Ordering::SeqCst) > 0
 }
 
 pub(super) fn set_idle(core: usize, idle: bool) {

@@ -86,29 +86,34 @@ pub(super) static GLOBAL: IrqSpinLock<Global> = IrqSpinLock::new(
 pub(super) static GLOBAL_QUEUED: AtomicUsize = AtomicUsize::new(0);
 
 /// The cores whose run queues hold tasks other cores may steal: `core` is a member exactly
-/// while its published `movable` count is above 0. Thieves find victims here, and an idle core
-/// checks it before sleeping, in a few words at any core count instead of a visit to every core.
+/// while its published `movable` count is above 0. Thieves find victims here in a few words at
+/// any core count, instead of visiting every core.
 pub(super) static STEALABLE: CoreSet = CoreSet::new();
+
+/// How many cores are in [`STEALABLE`], counted after each one joins and before it leaves: the
+/// one word that a core about to sleep, or about to look for a victim, reads first.
+pub(super) static STEALABLE_CORES: AtomicUsize = AtomicUsize::new(0);
 
 /// Publishes `core`'s queue: its length, and its place in the stealable set. Call with `core`'s
 /// run-queue lock held, so each core's publications (and its set membership) change in the
 /// order of its queue's changes. Sequentially consistent, pairing with `idle` as `idle.rs`
-/// explains: a waker stores the new length (and joins the set) and then reads `idle`, an idle
-/// core stores `idle` and then reads the lengths and the set, so at least one of them sees the
-/// other and the work is never slept on. The stealable count itself is for reports.
+/// explains: a waker stores the new length (and counts its core stealable) and then reads
+/// `idle`, an idle core stores `idle` and then reads the lengths and the stealable count, so at
+/// least one of them sees the other and the work is never slept on. The per-core stealable
+/// count itself is for reports.
 pub(super) fn publish_queued(core: usize, queue: &CoreRunQueue) {
     let state = &CORES[core];
     // Only the lock holder writes the count, so this reads the last count published.
-    let was_stealable = state.movable.load(Ordering::Relaxed) > 0;
-    state.movable.store(queue.movable, Ordering::Relaxed);
-    match (was_stealable, queue.movable > 0) {
-        (false, true) => {
+    let was = state.movable.load(Ordering::Relaxed);
+    if was != queue.movable {
+        state.movable.store(queue.movable, Ordering::Relaxed);
+        if was == 0 {
             STEALABLE.insert(core);
-        }
-        (true, false) => {
+            STEALABLE_CORES.fetch_add(1, Ordering::SeqCst);
+        } else if queue.movable == 0 {
+            STEALABLE_CORES.fetch_sub(1, Ordering::SeqCst);
             STEALABLE.remove(core);
         }
-        _ => {}
     }
     state.queued.store(queue.tasks.len(), Ordering::SeqCst);
 }

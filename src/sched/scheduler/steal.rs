@@ -7,15 +7,18 @@ use heapless::Vec;
 
 use super::idle::{SPINNING_CORES, wake_idle_core};
 use super::percore::{ACTIVE_CORES, CORES};
-use super::queues::{RUN_QUEUE_CAPACITY, STEALABLE, publish_queued, push_global};
+use super::queues::{RUN_QUEUE_CAPACITY, STEALABLE, STEALABLE_CORES, publish_queued, push_global};
 use super::task::TaskId;
 use crate::random::XorShift64;
 use crate::sched::balance::{next_member, steal_count};
 
 /// Takes half of another core's movable tasks, trying the cores in the stealable set from a
 /// random one on; returns one to run and queues the rest here. With nothing to steal anywhere
-/// it costs a few word reads, however many cores there are.
+/// it costs one word read, however many cores there are.
 pub(super) fn steal(core: usize) -> Option<TaskId> {
+    if STEALABLE_CORES.load(Ordering::SeqCst) == 0 {
+        return None;
+    }
     let cores = ACTIVE_CORES.load(Ordering::Relaxed);
     let mut victims = STEALABLE.snapshot(cores);
     victims.remove(core);
