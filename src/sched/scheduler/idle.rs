@@ -4,8 +4,8 @@
 //!
 //! No wake-up is lost. Whoever makes work runnable first publishes it and then looks for an idle
 //! core: it stores the queue's length (and, for work other cores may take, adds the queue's
-//! core to the stealable set, `queues::STEALABLE`), then reads the core's `idle` flag (the SGI
-//! in `notify`) or the idle-core count (`wake_idle_core`). A core going idle does the mirror
+//! core to the stealable set and counts it in `queues::STEALABLE_CORES`), then reads the core's
+//! `idle` flag (the SGI in `notify`) or the idle-core count (`wake_idle_core`). A core going idle does the mirror
 //! image: it stores its `idle` flag and joins the idle set, then reads its own queue's length,
 //! the global queue's and the stealable count (`has_work`). Every one of these accesses is
 //! sequentially consistent, so in their single total order one side's store comes before the
