@@ -1,80 +1,36 @@
-//! Load-balancing decisions as pure functions: whom a thief asks for work, how much it takes,
+//! Load-balancing decisions as pure functions: which core a thief asks for work, how much it takes,
 //! and when a core that made work runnable should wake an idle core.
 //!
 //! The rules follow the Go runtime's scheduler (`findRunnable`, `runqsteal`, `wakep`). Nothing
 //! here touches a lock or a queue, so every rule is tested on the host in isolation.
 
-use crate::random::XorShift64;
-
-/// The order in which a thief core asks the other cores for work.
+/// The next victim for a thief: the first core in `set` at or after core `start`, wrapping
+/// around from the last core of `set` to core 0; `None` if `set` is empty.
 ///
-/// Yields every core in `0..core_count` except the thief exactly once, then stops. The walk
-/// starts at a random core and advances by a random stride coprime to `core_count`, so it is a
-/// full cycle of the cores, and different thieves (different seeds) spread over different
-/// victims instead of all hammering core 0 first (Go's `randomOrder`). A thief id outside
-/// `0..core_count` simply excludes no core.
-#[derive(Clone, Debug)]
-pub struct VictimOrder {
-    core_count: usize,
-    thief: usize,
-    next_core: usize,
-    stride: usize,
-    cores_left: usize,
-}
-
-impl VictimOrder {
-    /// Builds the walk over `core_count` cores for core `thief`, drawing the start and the
-    /// stride from `seed` (pass a fresh value from the thief's [`XorShift64`] each time).
-    ///
-    /// The stride is the first number coprime to `core_count` at or after a random point in
-    /// `1..core_count` (wrapping to 1, which is always coprime). Numbers that follow a long run
-    /// of non-coprimes are picked slightly more often; a victim order needs spread, not
-    /// perfect uniformity, and this way needs no table.
-    pub fn new(core_count: usize, thief: usize, seed: u64) -> Self {
-        let mut random = XorShift64::new(seed);
-        let next_core = random.below(core_count);
-        let mut stride = 1 + random.below(core_count.saturating_sub(1));
-        while gcd(stride, core_count) != 1 {
-            stride = if stride + 1 < core_count {
-                stride + 1
-            } else {
-                1
-            };
-        }
-        Self {
-            core_count,
-            thief,
-            next_core,
-            stride,
-            cores_left: core_count,
-        }
+/// `set` is a snapshot of the cores that have stealable work, one bit per core (bit `c % 64` of
+/// word `c / 64`), as many words as the machine needs. A thief starts at a random core and takes
+/// the members in turn, removing each one it tried, so different thieves spread over different
+/// victims (Go's `randomOrder`) while the cost is a few words, not a visit to every core: on a
+/// 512-core machine with one busy core the thief finds it in at most nine word reads. A `start`
+/// at or beyond `64 * set.len()` counts modulo that.
+pub fn next_member(set: &[u64], start: usize) -> Option<usize> {
+    let words = set.len();
+    if words == 0 {
+        return None;
     }
-}
-
-impl Iterator for VictimOrder {
-    type Item = usize;
-
-    fn next(&mut self) -> Option<usize> {
-        while self.cores_left > 0 {
-            let core = self.next_core;
-            self.next_core = (self.next_core + self.stride) % self.core_count;
-            self.cores_left -= 1;
-            if core != self.thief {
-                return Some(core);
-            }
-        }
-        None
-    }
-}
-
-/// Greatest common divisor (Euclid); `gcd(x, 0) == x`.
-const fn gcd(mut a: usize, mut b: usize) -> usize {
-    while b != 0 {
-        let remainder = a % b;
-        a = b;
-        b = remainder;
-    }
-    a
+    let first = (start / 64) % words;
+    let at_or_after = u64::MAX << (start % 64);
+    // The start's own word is read twice: its bits from `start` on first, the ones below `start`
+    // last, once every other word has been read.
+    (0..=words).find_map(|step| {
+        let word = (first + step) % words;
+        let bits = match step {
+            0 => set[word] & at_or_after,
+            _ if step == words => set[word] & !at_or_after,
+            _ => set[word],
+        };
+        (bits != 0).then(|| word * 64 + bits.trailing_zeros() as usize)
+    })
 }
 
 /// How many tasks a thief takes from a victim whose queue holds `victim_len` stealable tasks:
@@ -103,67 +59,92 @@ pub const fn should_wake_idle_core(idle_cores: usize, spinning_cores: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::random::XorShift64;
 
-    const SEEDS: [u64; 6] = [0, 1, 2, 0xDEAD_BEEF, 0x0123_4567_89AB_CDEF, u64::MAX];
-
-    fn assert_visits_every_other_core(core_count: usize, thief: usize, seed: u64) {
-        let mut visited = [false; crate::MAX_CORES];
-        let mut visits = 0;
-        for core in VictimOrder::new(core_count, thief, seed) {
-            assert!(core < core_count, "core {core} out of range {core_count}");
-            assert_ne!(core, thief, "the thief {thief} was offered itself");
-            assert!(
-                !visited[core],
-                "core {core} visited twice (count {core_count})"
+    /// Every member `next_member` offers from `start`, removing each one as a thief does.
+    fn walk(mut set: Vec<u64>, start: usize) -> Vec<usize> {
+        let mut visited = Vec::new();
+        while let Some(core) = next_member(&set, start) {
+            assert_ne!(
+                set[core / 64] & (1 << (core % 64)),
+                0,
+                "core {core} not in the set"
             );
-            visited[core] = true;
-            visits += 1;
+            set[core / 64] &= !(1 << (core % 64));
+            visited.push(core);
         }
-        let expected = if thief < core_count {
-            core_count - 1
-        } else {
-            core_count
-        };
-        assert_eq!(visits, expected, "count {core_count}, thief {thief}");
+        visited
+    }
+
+    fn set_of(words: usize, cores: &[usize]) -> Vec<u64> {
+        let mut set = vec![0; words];
+        for core in cores {
+            set[core / 64] |= 1 << (core % 64);
+        }
+        set
     }
 
     #[test]
-    fn victim_order_visits_every_other_core_once_for_all_core_counts() {
-        for core_count in 1..=crate::MAX_CORES {
-            for seed in SEEDS {
-                for thief in [0, core_count / 2, core_count - 1] {
-                    assert_visits_every_other_core(core_count, thief, seed);
+    fn next_member_visits_every_member_once_from_any_start() {
+        let mut random = XorShift64::new(7);
+        for words in 1..=crate::MAX_CORES / 64 {
+            for _ in 0..50 {
+                let mut members: Vec<usize> =
+                    (0..words * 64).filter(|_| random.below(5) == 0).collect();
+                let start = random.below(words * 64);
+                let mut visited = walk(set_of(words, &members), start);
+                // In order from the start, wrapping once.
+                let wrap = visited.iter().position(|&core| core < start);
+                if let Some(wrap) = wrap {
+                    assert!(visited[wrap..].iter().all(|&core| core < start));
+                    assert!(visited[..wrap].iter().all(|&core| core >= start));
                 }
+                visited.sort_unstable();
+                members.sort_unstable();
+                assert_eq!(visited, members, "words {words}, start {start}");
             }
         }
     }
 
     #[test]
-    fn victim_order_with_thief_outside_the_range_visits_every_core() {
-        assert_visits_every_other_core(8, 8, 3);
-        assert_visits_every_other_core(8, usize::MAX, 3);
+    fn next_member_takes_the_first_member_at_or_after_the_start() {
+        let set = set_of(8, &[3, 64, 130, 511]);
+        assert_eq!(next_member(&set, 0), Some(3));
+        assert_eq!(next_member(&set, 3), Some(3));
+        assert_eq!(next_member(&set, 4), Some(64));
+        assert_eq!(next_member(&set, 65), Some(130));
+        assert_eq!(next_member(&set, 200), Some(511));
+        assert_eq!(walk(set.clone(), 200), [511, 3, 64, 130]);
+        // The start's own word, below the start, comes last.
+        assert_eq!(walk(set_of(1, &[1, 5, 9]), 6), [9, 1, 5]);
+        // A start past the set wraps to its beginning.
+        assert_eq!(next_member(&set_of(1, &[2]), 900), Some(2));
     }
 
     #[test]
-    fn victim_order_over_no_cores_is_empty() {
-        assert_eq!(VictimOrder::new(0, 0, 7).next(), None);
+    fn next_member_of_an_empty_set_is_none() {
+        assert_eq!(next_member(&[], 0), None);
+        assert_eq!(next_member(&[0; 8], 0), None);
+        assert_eq!(next_member(&[0; 8], 511), None);
     }
 
     #[test]
-    fn victim_order_varies_start_and_stride_with_the_seed() {
+    fn next_member_spreads_thieves_over_the_members() {
+        let set = set_of(2, &[5, 40, 70, 100]);
         let mut random = XorShift64::new(42);
-        let mut starts = [false; 16];
-        let mut strides = [false; 16];
-        for _ in 0..1000 {
-            let order = VictimOrder::new(16, 99, random.next_u64());
-            starts[order.next_core] = true;
-            strides[order.stride] = true;
+        let mut first_choice = [0; 128];
+        for _ in 0..4000 {
+            first_choice[next_member(&set, random.below(128)).unwrap()] += 1;
         }
-        assert!(starts.iter().all(|&seen| seen), "some start never chosen");
-        for stride in [1, 3, 5, 7, 9, 11, 13, 15] {
-            assert!(strides[stride], "coprime stride {stride} never chosen");
+        // Each member is chosen first in proportion to the gap before it (about 1000 times for
+        // a gap of 32 cores out of 128), never starved.
+        for core in [5, 40, 70, 100] {
+            assert!(
+                first_choice[core] > 300,
+                "core {core} chosen {} times",
+                first_choice[core]
+            );
         }
-        assert!(strides.iter().step_by(2).all(|&seen| !seen), "even stride");
     }
 
     #[test]

@@ -1,21 +1,30 @@
 //! Idle cores: the lock-free idle-core set, waking one idle core when work appears (Go's
 //! `wakep`), and the idle loop, which waits in WFI with its timer disarmed unless a timer is
 //! due (tickless).
+//!
+//! No wake-up is lost. Whoever makes work runnable first publishes it and then looks for an idle
+//! core: it stores the queue's length (and, for work other cores may take, adds the queue's
+//! core to the stealable set and counts it in `queues::STEALABLE_CORES`), then reads the core's
+//! `idle` flag (the SGI in `notify`) or the idle-core count (`wake_idle_core`). A core going idle does the mirror
+//! image: it stores its `idle` flag and joins the idle set, then reads its own queue's length,
+//! the global queue's and the stealable count (`has_work`). Every one of these accesses is
+//! sequentially consistent, so in their single total order one side's store comes before the
+//! other side's read: either the idle core sees the work and does not sleep, or the waker sees
+//! the core idle and wakes it (or a core that is looking for work, as Go's `wakep` does).
 
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
-use super::percore::{ACTIVE_CORES, CORES};
-use super::queues::{GLOBAL, GLOBAL_QUEUED, hand_over_queue};
+use super::coreset::CoreSet;
+use super::percore::CORES;
+use super::queues::{GLOBAL, GLOBAL_QUEUED, STEALABLE_CORES, hand_over_queue};
 use super::switch::schedule;
-use crate::MAX_CORES;
 use crate::arch;
 use crate::sched::balance::should_wake_idle_core;
 
 /// The idle-core set: a core sets its own bit when it is about to sleep and clears it when it
 /// wakes; a waker claims a bit (clearing it) to wake that core. Lock-free, so idle transitions
 /// never contend on the global lock.
-pub(super) static IDLE_SET: [AtomicU64; MAX_CORES / 64] =
-    [const { AtomicU64::new(0) }; MAX_CORES / 64];
+pub(super) static IDLE_SET: CoreSet = CoreSet::new();
 
 /// How many cores are in the idle set, and how many are looking for work (stealing or
 /// waking a core): lock-free mirrors for the wake-up fast path.
@@ -64,38 +73,27 @@ pub(super) fn wake_idle_core() {
 
 /// Takes one core out of the idle set; the caller must wake it.
 pub(super) fn claim_idle_core() -> Option<usize> {
-    for (word, bits) in IDLE_SET.iter().enumerate() {
-        let mut current = bits.load(Ordering::SeqCst);
-        while current != 0 {
-            let bit = current.trailing_zeros() as usize;
-            let mask = 1u64 << bit;
-            let previous = bits.fetch_and(!mask, Ordering::SeqCst);
-            if previous & mask != 0 {
-                IDLE_CORES.fetch_sub(1, Ordering::SeqCst);
-                return Some(word * 64 + bit);
-            }
-            current = previous & !mask;
-        }
-    }
-    None
+    let core = IDLE_SET.take_any()?;
+    IDLE_CORES.fetch_sub(1, Ordering::SeqCst);
+    Some(core)
 }
 
+/// Whether `core`, having announced itself idle, has anything to run: work on its own queue or
+/// the global queue, or a core with work to steal. Three words at any core count; the reads
+/// pair with the waker's stores as the module comment explains.
 pub(super) fn has_work(core: usize) -> bool {
-    let cores = ACTIVE_CORES.load(Ordering::Relaxed);
     CORES[core].queued.load(Ordering::SeqCst) > 0
         || GLOBAL_QUEUED.load(Ordering::SeqCst) > 0
-        || (0..cores).any(|other| other != core && CORES[other].movable.load(Ordering::SeqCst) > 0)
+        || STEALABLE_CORES.load(Ordering::SeqCst) > 0
 }
 
 pub(super) fn set_idle(core: usize, idle: bool) {
-    let mask = 1u64 << (core % 64);
     CORES[core].idle.store(idle, Ordering::SeqCst);
-    let word = &IDLE_SET[core / 64];
     if idle {
-        if word.fetch_or(mask, Ordering::SeqCst) & mask == 0 {
+        if IDLE_SET.insert(core) {
             IDLE_CORES.fetch_add(1, Ordering::SeqCst);
         }
-    } else if word.fetch_and(!mask, Ordering::SeqCst) & mask != 0 {
+    } else if IDLE_SET.remove(core) {
         IDLE_CORES.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -6,6 +6,7 @@
 //! waits in WFI with its timer disarmed unless a timer is due (tickless), and is woken by an
 //! SGI only when it is idle.
 
+mod coreset;
 mod idle;
 #[cfg(feature = "legacy-monitor-lock-order")]
 mod legacy;

@@ -5,6 +5,7 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use super::coreset::CoreSet;
 use super::idle::notify;
 use super::percore::CORES;
 use super::switch::request_reschedule;
@@ -84,14 +85,37 @@ pub(super) static GLOBAL: IrqSpinLock<Global> = IrqSpinLock::new(
 /// Mirrors of the global state for lock-free fast paths.
 pub(super) static GLOBAL_QUEUED: AtomicUsize = AtomicUsize::new(0);
 
-/// Publishes `core`'s queue length. Sequentially consistent, pairing with `idle`: a waker
-/// stores the new length and then reads `idle`, an idle core stores `idle` and then reads the
-/// length, so at least one of them sees the other and the work is never slept on.
+/// The cores whose run queues hold tasks other cores may steal: `core` is a member exactly
+/// while its published `movable` count is above 0. Thieves find victims here in a few words at
+/// any core count, instead of visiting every core.
+pub(super) static STEALABLE: CoreSet = CoreSet::new();
+
+/// How many cores are in [`STEALABLE`], counted after each one joins and before it leaves: the
+/// one word that a core about to sleep, or about to look for a victim, reads first.
+pub(super) static STEALABLE_CORES: AtomicUsize = AtomicUsize::new(0);
+
+/// Publishes `core`'s queue: its length, and its place in the stealable set. Call with `core`'s
+/// run-queue lock held, so each core's publications (and its set membership) change in the
+/// order of its queue's changes. Sequentially consistent, pairing with `idle` as `idle.rs`
+/// explains: a waker stores the new length (and counts its core stealable) and then reads
+/// `idle`, an idle core stores `idle` and then reads the lengths and the stealable count, so at
+/// least one of them sees the other and the work is never slept on. The per-core stealable
+/// count itself is for reports.
 pub(super) fn publish_queued(core: usize, queue: &CoreRunQueue) {
-    CORES[core].movable.store(queue.movable, Ordering::SeqCst);
-    CORES[core]
-        .queued
-        .store(queue.tasks.len(), Ordering::SeqCst);
+    let state = &CORES[core];
+    // Only the lock holder writes the count, so this reads the last count published.
+    let was = state.movable.load(Ordering::Relaxed);
+    if was != queue.movable {
+        state.movable.store(queue.movable, Ordering::Relaxed);
+        if was == 0 {
+            STEALABLE.insert(core);
+            STEALABLE_CORES.fetch_add(1, Ordering::SeqCst);
+        } else if queue.movable == 0 {
+            STEALABLE_CORES.fetch_sub(1, Ordering::SeqCst);
+            STEALABLE.remove(core);
+        }
+    }
+    state.queued.store(queue.tasks.len(), Ordering::SeqCst);
 }
 
 /// Puts `id` on `core`'s run queue, or on the global queue when that one is full (the global

@@ -1,5 +1,5 @@
 //! Work stealing: a core that ran dry takes half of another core's movable tasks (Go's
-//! `runqsteal`), trying victims in a random order.
+//! `runqsteal`), trying the cores that have some, from a random one on.
 
 use core::sync::atomic::Ordering;
 
@@ -7,29 +7,35 @@ use heapless::Vec;
 
 use super::idle::{SPINNING_CORES, wake_idle_core};
 use super::percore::{ACTIVE_CORES, CORES};
-use super::queues::{RUN_QUEUE_CAPACITY, publish_queued, push_global};
+use super::queues::{RUN_QUEUE_CAPACITY, STEALABLE, STEALABLE_CORES, publish_queued, push_global};
 use super::task::TaskId;
 use crate::random::XorShift64;
-use crate::sched::balance::{VictimOrder, steal_count};
+use crate::sched::balance::{next_member, steal_count};
 
-/// Takes half of another core's movable tasks, trying victims in a random order; returns one
-/// to run and queues the rest here.
+/// Takes half of another core's movable tasks, trying the cores in the stealable set from a
+/// random one on; returns one to run and queues the rest here. With nothing to steal anywhere
+/// it costs one word read, however many cores there are.
 pub(super) fn steal(core: usize) -> Option<TaskId> {
+    if STEALABLE_CORES.load(Ordering::SeqCst) == 0 {
+        return None;
+    }
     let cores = ACTIVE_CORES.load(Ordering::Relaxed);
-    if cores < 2 {
+    let mut victims = STEALABLE.snapshot(cores);
+    victims.remove(core);
+    if victims.is_empty() {
         return None;
     }
     let mut random = XorShift64::new(CORES[core].random.load(Ordering::Relaxed));
-    let seed = random.next_u64();
+    let start = random.below(cores);
     CORES[core]
         .random
         .store(random.next_u64(), Ordering::Relaxed);
     SPINNING_CORES.fetch_add(1, Ordering::SeqCst);
     let mut loot: Vec<TaskId, { RUN_QUEUE_CAPACITY / 2 + 1 }> = Vec::new();
-    for victim in VictimOrder::new(cores, core, seed) {
-        if CORES[victim].movable.load(Ordering::Acquire) == 0 {
-            continue;
-        }
+    // Each core is tried once: a victim whose movable tasks are all still on a core (see
+    // `steal_half`) gives nothing now, and the idle loop comes back while the set holds it.
+    while let Some(victim) = next_member(victims.bits(), start) {
+        victims.remove(victim);
         let mut queue = CORES[victim].run_queue.lock();
         queue.steal_half(|id| loot.push(id));
         publish_queued(victim, &queue);
