@@ -7,7 +7,7 @@
 //! core to the stealable set and counts it in `queues::STEALABLE_CORES`), then reads the core's
 //! `idle` flag (the SGI in `notify`) or the idle-core count (`wake_idle_core`). A core going idle does the mirror
 //! image: it stores its `idle` flag and joins the idle set, then reads its own queue's length,
-//! the global queue's and the stealable count (`has_work`). Every one of these accesses is
+//! the global queue's counts of tasks it may run and the stealable count (`has_work`). Every one of these accesses is
 //! sequentially consistent, so in their single total order one side's store comes before the
 //! other side's read: either the idle core sees the work and does not sleep, or the waker sees
 //! the core idle and wakes it (or a core that is looking for work, as Go's `wakep` does).
@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::coreset::CoreSet;
 use super::percore::CORES;
-use super::queues::{GLOBAL, GLOBAL_QUEUED, STEALABLE_CORES, hand_over_queue};
+use super::queues::{GLOBAL, STEALABLE_CORES, global_has_work_for, hand_over_queue};
 use super::switch::schedule;
 use crate::arch;
 use crate::sched::balance::should_wake_idle_core;
@@ -83,7 +83,7 @@ pub(super) fn claim_idle_core() -> Option<usize> {
 /// pair with the waker's stores as the module comment explains.
 pub(super) fn has_work(core: usize) -> bool {
     CORES[core].queued.load(Ordering::SeqCst) > 0
-        || GLOBAL_QUEUED.load(Ordering::SeqCst) > 0
+        || global_has_work_for(core)
         || STEALABLE_CORES.load(Ordering::SeqCst) > 0
 }
 

@@ -85,6 +85,12 @@ pub(super) static GLOBAL: IrqSpinLock<Global> = IrqSpinLock::new(
 /// Mirrors of the global state for lock-free fast paths.
 pub(super) static GLOBAL_QUEUED: AtomicUsize = AtomicUsize::new(0);
 
+/// How many of the global queue's tasks any core may run, and how many wait for each core they
+/// are pinned to (a full core queue's overflow): what an idle core checks before it sleeps.
+static GLOBAL_MOVABLE: AtomicUsize = AtomicUsize::new(0);
+static GLOBAL_PINNED: [AtomicUsize; crate::MAX_CORES] =
+    [const { AtomicUsize::new(0) }; crate::MAX_CORES];
+
 /// The cores whose run queues hold tasks other cores may steal: `core` is a member exactly
 /// while its published `movable` count is above 0. Thieves find victims here in a few words at
 /// any core count, instead of visiting every core.
@@ -158,41 +164,93 @@ pub(super) fn adopt_from_offline_core(core: usize, id: TaskId) {
     enqueue(heir, id);
 }
 
+/// The core a task in the global queue waits for: `None` for a movable task (any core may run
+/// it), its own core for a pinned one.
+fn global_owner(id: TaskId) -> Option<usize> {
+    match task(id).affinity() {
+        Affinity::Core(owner) => Some(owner),
+        Affinity::Any => None,
+    }
+}
+
+/// The global queue's count of tasks waiting for `owner` ([`GLOBAL_MOVABLE`] for `None`).
+fn global_count(owner: Option<usize>) -> &'static AtomicUsize {
+    owner.map_or(&GLOBAL_MOVABLE, |core| &GLOBAL_PINNED[core])
+}
+
+/// Adds `delta` to one of the global queue's counts. Call with the global lock held (so a plain
+/// load and store suffice); the store is sequentially consistent, pairing with `idle`.
+fn count_global(owner: Option<usize>, delta: isize) {
+    let count = global_count(owner);
+    count.store(
+        count.load(Ordering::Relaxed).wrapping_add_signed(delta),
+        Ordering::SeqCst,
+    );
+}
+
+/// Puts `id` on the global queue (a full core queue's overflow, or a thief's loot with no room
+/// left). A task pinned to a core that is going offline goes to that core's heir instead: the
+/// departing core has emptied, or is about to empty, its share of the global queue.
 pub(super) fn push_global(id: TaskId) {
+    let owner = global_owner(id);
     let mut global = GLOBAL.lock();
+    if let Some(core) = owner.filter(|core| CORES[*core].going_offline.load(Ordering::Acquire)) {
+        drop(global);
+        return adopt_from_offline_core(core, id);
+    }
     // The global queue has a place for every task slot, and a task is queued once: a refusal
     // is a bug that would lose the task, so it stops the kernel rather than go unnoticed.
     assert!(
         global.queue.push(id).is_ok(),
         "global run queue overflow: task {id} lost"
     );
+    count_global(owner, 1);
     GLOBAL_QUEUED.store(global.queue.len(), Ordering::SeqCst);
 }
 
+/// Takes the oldest task in the global queue that `core` may run: a movable one or one pinned
+/// to `core`. Tasks pinned to other cores stay for their own cores, so an idle core neither
+/// bounces them nor stays awake for them.
 pub(super) fn take_global(core: usize) -> Option<TaskId> {
-    if GLOBAL_QUEUED.load(Ordering::SeqCst) == 0 {
+    if !global_has_work_for(core) {
         return None;
     }
     let mut global = GLOBAL.lock();
     // Not a task still on a core (a yield's overflow), for the reason `steal_half` gives.
-    let next = global.queue.take_first(|id| !task(*id).is_on_core());
+    let next = global.queue.take_first(|id| {
+        global_owner(*id).is_none_or(|owner| owner == core) && !task(*id).is_on_core()
+    })?;
+    count_global(global_owner(next), -1);
     GLOBAL_QUEUED.store(global.queue.len(), Ordering::SeqCst);
-    drop(global);
-    next.filter(|id| {
-        // A pinned task that overflowed here belongs to its own core.
-        match task(*id).affinity() {
-            Affinity::Core(owner) if owner != core => {
-                enqueue(owner, *id);
-                false
-            }
-            _ => true,
-        }
-    })
+    Some(next)
 }
 
-/// Closes this core's run queue and moves every task on it to the heir core. Returns how many.
+/// Takes the oldest task in the global queue pinned to `core`, which is going offline.
+fn take_global_pinned(core: usize) -> Option<TaskId> {
+    let mut global = GLOBAL.lock();
+    let next = global
+        .queue
+        .take_first(|id| global_owner(*id) == Some(core) && !task(*id).is_on_core())?;
+    count_global(Some(core), -1);
+    GLOBAL_QUEUED.store(global.queue.len(), Ordering::SeqCst);
+    Some(next)
+}
+
+/// Whether the global queue holds a task `core` may run. Lock-free; sequentially consistent,
+/// pairing with the stores in `push_global` as the run-queue lengths do with `idle`.
+pub(super) fn global_has_work_for(core: usize) -> bool {
+    GLOBAL_MOVABLE.load(Ordering::SeqCst) > 0 || GLOBAL_PINNED[core].load(Ordering::SeqCst) > 0
+}
+
+/// Closes this core's run queue and moves every task on it, and every task in the global queue
+/// pinned to it, to the heir core. Returns how many.
 pub(super) fn hand_over_queue(core: usize) -> usize {
     let mut moved = 0;
+    // `going_offline` is set, so no task pinned here joins the global queue any more.
+    while let Some(id) = take_global_pinned(core) {
+        adopt_from_offline_core(core, id);
+        moved += 1;
+    }
     loop {
         let next = {
             let mut queue = CORES[core].run_queue.lock();
