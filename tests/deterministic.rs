@@ -149,3 +149,23 @@ fn repeat_names_each_failing_seed_and_the_command_that_repeats_it() {
         assert_eq!(again.tap(), run.tap, "{command}: {}", again.transcript());
     }
 }
+
+/// Every task slot pinned to one core, far more than its run queue holds: the overflow waits in
+/// the global queue for that core alone. When idle cores took those tasks, found the owner's
+/// queue full and put them back, they kept the owner from its own run-queue lock and this test
+/// timed out on the deterministic clock on every run (40 s of guest time; it needs about 6).
+#[test]
+fn tasks_pinned_past_their_queue_wait_for_their_core_without_starving_it() {
+    let outcome = Boot::new()
+        .smp(4)
+        .bootargs("test=sched::every_task_the_pool_allows_sleeps_at_once")
+        .profile(Profile::KernelTest)
+        .deterministic(true)
+        .timeout(Duration::from_secs(180))
+        .run()
+        .expect("the deterministic boot runs");
+    assert_eq!(outcome.exit_code(), Some(0), "{}", outcome.transcript());
+    let tap = outcome.tap();
+    assert_eq!(tap.results.len(), 1, "{}", outcome.transcript());
+    assert!(tap.results[0].passed, "{}", outcome.transcript());
+}
