@@ -82,7 +82,8 @@ pub(super) static GLOBAL: IrqSpinLock<Global> = IrqSpinLock::new(
     },
 );
 
-/// Mirrors of the global state for lock-free fast paths.
+/// The global queue's length, for the scheduler's report (which must not take the lock); the
+/// counts below are what idle cores and thieves decide by.
 pub(super) static GLOBAL_QUEUED: AtomicUsize = AtomicUsize::new(0);
 
 /// How many of the global queue's tasks any core may run, and how many wait for each core they
@@ -205,7 +206,7 @@ pub(super) fn push_global(id: TaskId) {
         "global run queue overflow: task {id} lost"
     );
     count_global(owner, 1);
-    GLOBAL_QUEUED.store(global.queue.len(), Ordering::SeqCst);
+    GLOBAL_QUEUED.store(global.queue.len(), Ordering::Relaxed);
 }
 
 /// Takes the oldest task in the global queue that `core` may run: a movable one or one pinned
@@ -221,7 +222,7 @@ pub(super) fn take_global(core: usize) -> Option<TaskId> {
         global_owner(*id).is_none_or(|owner| owner == core) && !task(*id).is_on_core()
     })?;
     count_global(global_owner(next), -1);
-    GLOBAL_QUEUED.store(global.queue.len(), Ordering::SeqCst);
+    GLOBAL_QUEUED.store(global.queue.len(), Ordering::Relaxed);
     Some(next)
 }
 
@@ -232,7 +233,7 @@ fn take_global_pinned(core: usize) -> Option<TaskId> {
         .queue
         .take_first(|id| global_owner(*id) == Some(core) && !task(*id).is_on_core())?;
     count_global(Some(core), -1);
-    GLOBAL_QUEUED.store(global.queue.len(), Ordering::SeqCst);
+    GLOBAL_QUEUED.store(global.queue.len(), Ordering::Relaxed);
     Some(next)
 }
 
