@@ -216,23 +216,22 @@ pub(super) fn take_global(core: usize) -> Option<TaskId> {
     if !global_has_work_for(core) {
         return None;
     }
-    let mut global = GLOBAL.lock();
-    // Not a task still on a core (a yield's overflow), for the reason `steal_half` gives.
-    let next = global.queue.take_first(|id| {
-        global_owner(*id).is_none_or(|owner| owner == core) && !task(*id).is_on_core()
-    })?;
-    count_global(global_owner(next), -1);
-    GLOBAL_QUEUED.store(global.queue.len(), Ordering::Relaxed);
-    Some(next)
+    take_global_where(|owner| owner.is_none_or(|owner| owner == core))
 }
 
 /// Takes the oldest task in the global queue pinned to `core`, which is going offline.
 fn take_global_pinned(core: usize) -> Option<TaskId> {
+    take_global_where(|owner| owner == Some(core))
+}
+
+/// Takes the oldest task in the global queue whose owner (see [`global_owner`]) `wanted`
+/// accepts, never one still on a core (a yield's overflow), for the reason `steal_half` gives.
+fn take_global_where(wanted: impl Fn(Option<usize>) -> bool) -> Option<TaskId> {
     let mut global = GLOBAL.lock();
     let next = global
         .queue
-        .take_first(|id| global_owner(*id) == Some(core) && !task(*id).is_on_core())?;
-    count_global(Some(core), -1);
+        .take_first(|id| wanted(global_owner(*id)) && !task(*id).is_on_core())?;
+    count_global(global_owner(next), -1);
     GLOBAL_QUEUED.store(global.queue.len(), Ordering::Relaxed);
     Some(next)
 }
