@@ -20,13 +20,14 @@
 //! [`CoreState::Online`].
 
 use crate::MAX_CORES;
-use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{CachePadded, IrqSpinLock, IrqSpinLockGuard, LockRank};
 
 /// Where a core is in its life. The only changes allowed are
 /// `Absent -> Starting -> Online -> GoingOffline -> Offline -> Starting`, plus
 /// `Starting -> Offline` for a core that failed to come up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum CoreState {
     /// No such core has been set up: the table has a slot, nothing more.
     Absent,
@@ -41,6 +42,16 @@ pub enum CoreState {
 }
 
 impl CoreState {
+    /// Every state, indexed by its `u8` value: how [`CoreTable::state`] decodes the copy it
+    /// reads without the lock.
+    const ALL: [Self; 5] = [
+        Self::Absent,
+        Self::Starting,
+        Self::Online,
+        Self::GoingOffline,
+        Self::Offline,
+    ];
+
     /// Whether a core may change from this state straight to `next`.
     pub fn may_become(self, next: CoreState) -> bool {
         use CoreState::{Absent, GoingOffline, Offline, Online, Starting};
@@ -221,6 +232,9 @@ impl Published {
 ///   `CORES` is ignored by the publishing calls and reads as zero / `None`.
 pub struct CoreTable<const CORES: usize = MAX_CORES> {
     states: IrqSpinLock<States<CORES>>,
+    /// Each core's state as a `u8`, stored under the lock at every change: what
+    /// [`CoreTable::state`] reads without taking it.
+    state_copies: [AtomicU8; CORES],
     published: [CachePadded<Published>; CORES],
     longest_hold_ns: AtomicU64,
     clock: fn() -> u64,
@@ -247,6 +261,7 @@ impl<const CORES: usize> CoreTable<CORES> {
     pub const fn new(clock: fn() -> u64) -> Self {
         Self {
             states: IrqSpinLock::new(LockRank::CoreTable, Self::ABSENT),
+            state_copies: [const { AtomicU8::new(CoreState::Absent as u8) }; CORES],
             published: [const { CachePadded::new(Published::new()) }; CORES],
             longest_hold_ns: AtomicU64::new(0),
             clock,
@@ -259,6 +274,7 @@ impl<const CORES: usize> CoreTable<CORES> {
     pub fn new(clock: fn() -> u64) -> Self {
         Self {
             states: IrqSpinLock::new(LockRank::CoreTable, Self::ABSENT),
+            state_copies: core::array::from_fn(|_| AtomicU8::new(CoreState::Absent as u8)),
             published: core::array::from_fn(|_| CachePadded::new(Published::default())),
             longest_hold_ns: AtomicU64::new(0),
             clock,
@@ -296,6 +312,9 @@ impl<const CORES: usize> CoreTable<CORES> {
             });
         }
         entry.state = next;
+        // Release: a core that reads the new state without the lock also sees what the caller
+        // set up before the change.
+        self.state_copies[core].store(next as u8, Ordering::Release);
         if next == CoreState::Online {
             // Never 0, which the monitor's memory uses for "not seen yet".
             entry.incarnation = entry.incarnation.wrapping_add(1).max(1);
@@ -305,9 +324,14 @@ impl<const CORES: usize> CoreTable<CORES> {
         Ok(from)
     }
 
-    /// The state of `core` ([`CoreState::Absent`] for an id past the table), read under the lock.
+    /// The state of `core` ([`CoreState::Absent`] for an id past the table) as of its last
+    /// change, read without the lock (a spawn pinned to a core checks it on every call).
     pub fn state(&self, core: usize) -> CoreState {
-        self.lock().state(core)
+        self.state_copies
+            .get(core)
+            .map_or(CoreState::Absent, |copy| {
+                CoreState::ALL[usize::from(copy.load(Ordering::Acquire))]
+            })
     }
 
     /// The core that watches `watched` (the monitor core's buddy): the next online core after it,

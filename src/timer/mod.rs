@@ -158,12 +158,12 @@ static HEIR: [AtomicUsize; MAX_CORES] = [const { AtomicUsize::new(0) }; MAX_CORE
 /// slice) wants an interrupt at, besides its timers ([`NO_DEADLINE`]: none).
 static TICK: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(NO_DEADLINE) }; MAX_CORES];
 
-/// Sets `core`'s tick deadline: its hardware timer will fire no later than this either, from
-/// its next reprogramming on (lazily: an earlier arming is left alone). The scheduler sets it
-/// to the end of the running task's slice, and to [`NO_DEADLINE`] when idle or when a
-/// reschedule is already pending.
-pub fn set_tick_deadline(core: usize, deadline_ns: u64) {
-    TICK[core].store(deadline_ns, Ordering::Relaxed);
+/// Cancels `core`'s tick deadline (any core may call it): a reschedule is already pending there,
+/// and the run that follows sets a new one with [`set_tick_deadline_here`]. The deadline only
+/// moves later, so an armed hardware timer is left alone (it fires, finds nothing due, and
+/// re-arms).
+pub fn cancel_tick(core: usize) {
+    TICK[core].store(NO_DEADLINE, Ordering::Relaxed);
 }
 
 /// `core`'s tick deadline, as last set ([`NO_DEADLINE`]: none).
@@ -473,10 +473,19 @@ mod hardware {
         crate::arch::irq_restore(interrupts);
     }
 
-    /// [`reprogram_this_core`] for a caller that has interrupts masked already (the end of a
-    /// context switch), which saves masking them again.
-    pub fn reprogram_this_core_masked() {
-        program(arch::core_id());
+    /// Sets the tick deadline of `core`, which must be the calling core with interrupts masked
+    /// (the scheduler starting a run), and keeps the hardware timer's promise to fire by then.
+    /// The timer is reprogrammed only when the deadline moves earlier: the armed deadline is
+    /// never later than the tick deadline (`program` arms for the earlier of the two, and the
+    /// tick deadline otherwise only moves later or to [`NO_DEADLINE`]), so a timer armed for
+    /// the old deadline fires in time for a later one, finds nothing due, and re-arms. A switch
+    /// from one task's slice to the next, which only moves the deadline later, writes one word.
+    pub fn set_tick_deadline_here(core: usize, deadline_ns: u64) {
+        let previous = super::TICK[core].load(Ordering::Relaxed);
+        super::TICK[core].store(deadline_ns, Ordering::Relaxed);
+        if deadline_ns < previous {
+            program(core);
+        }
     }
 
     /// Programs `core`'s timer, which must be the calling core, with interrupts masked. Lazy:
@@ -523,7 +532,7 @@ mod hardware {
 #[cfg(target_os = "none")]
 pub use hardware::{
     disarm_this_core, expire_this_core, programmed_deadline, reprogram_this_core,
-    reprogram_this_core_masked,
+    set_tick_deadline_here,
 };
 
 #[cfg(not(target_os = "none"))]

@@ -55,7 +55,6 @@ pub fn schedule() {
         task(next).set_state(State::Running);
         set_slice_end(core, next == idle, arch::now_ns());
         crate::registry::CORE_TABLE.publish_heartbeat(core);
-        crate::timer::reprogram_this_core();
         return;
     }
     switch_to(core, previous, next, next == idle);
@@ -76,23 +75,24 @@ pub(super) fn start_run(core: usize, next: TaskId, idle: bool) {
     }
 }
 
-/// Ends `core`'s time slice one slice after `now`, or never for the idle task. The slice's end
-/// is the core's tick deadline, and kept nowhere else: the timer interrupt preempts when it has
-/// passed.
+/// Ends the time slice of `core` (the calling core, interrupts masked) one slice after `now`,
+/// or never for the idle task. The slice's end is the core's tick deadline, and kept nowhere
+/// else: the timer interrupt preempts when it has passed. The hardware timer is reprogrammed
+/// only if the deadline moved earlier (after idling or a reschedule), not between two slices.
 pub(super) fn set_slice_end(core: usize, idle: bool, now: u64) {
     let slice_end = if idle {
         NO_DEADLINE
     } else {
         now.saturating_add(SLICE_NS.load(Ordering::Relaxed))
     };
-    crate::timer::set_tick_deadline(core, slice_end);
+    crate::timer::set_tick_deadline_here(core, slice_end);
 }
 
 /// Asks `core` to reschedule at its next interrupt return. Its timer need not fire for the old
 /// slice any more (that would only interrupt again at once): the new slice sets a new tick.
 pub(super) fn set_need_resched(core: usize) {
     CORES[core].need_resched.store(true, Ordering::Release);
-    crate::timer::set_tick_deadline(core, NO_DEADLINE);
+    crate::timer::cancel_tick(core);
 }
 
 /// The next task for `core`: from its own queue (where `requeue`, the task it just stopped, goes
@@ -161,13 +161,13 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId, idle: bool)
 }
 
 /// Runs on the incoming task right after every switch, with interrupts still masked:
-/// releases `previous`, the task the switch came from, if it exited, and programs this
-/// core's timer if the new slice ends before it is armed for.
+/// releases `previous`, the task the switch came from, if it exited. (The new slice's timer
+/// was programmed before the switch, by `start_run`.)
+#[inline(always)]
 fn finish_switch(previous: TaskId) {
     if task(previous).state() == State::Exited {
         task(previous).release();
     }
-    crate::timer::reprogram_this_core_masked();
 }
 
 /// The handler of each core's generic-timer interrupt, where the tick policy lives: the timer
