@@ -257,26 +257,40 @@ fn return_to_shared(slots: Batch) {
 }
 
 fn free_slot(id: TaskId) {
+    if let Err(id) = CORE_FREE[crate::arch::core_id()].lock().push(id) {
+        free_slot_with_full_cache(id);
+    }
+}
+
+/// [`free_slot`] when this core's cache is full: half of it goes back to the shared list first.
+/// Out of line, so the common path keeps no batch on its stack.
+#[cold]
+#[inline(never)]
+fn free_slot_with_full_cache(id: TaskId) {
     let mut overflow = Batch::new();
     {
         let mut cache = CORE_FREE[crate::arch::core_id()].lock();
-        if cache.is_full() {
-            while let (false, Some(spare)) = (overflow.is_full(), cache.pop()) {
-                // Cannot fail: checked for room in the loop condition.
-                let _ = overflow.push(spare);
-            }
+        while let (false, Some(spare)) = (overflow.is_full(), cache.pop()) {
+            // Cannot fail: checked for room in the loop condition.
+            let _ = overflow.push(spare);
         }
-        // Cannot fail: either the cache had room or half of it was just taken out.
+        // Cannot fail: half of the cache was just taken out (or it was never full: the task
+        // moved to another core in between).
         let _ = cache.push(id);
     }
     return_to_shared(overflow);
 }
 
 fn take_free_slot() -> Option<TaskId> {
-    let core = crate::arch::core_id();
-    if let Some(id) = CORE_FREE[core].lock().pop() {
-        return Some(id);
-    }
+    let cached = CORE_FREE[crate::arch::core_id()].lock().pop();
+    cached.or_else(take_free_slot_from_shared)
+}
+
+/// [`take_free_slot`] when this core's cache is empty: takes a batch from the shared list,
+/// keeps one slot and caches the rest. Out of line, like [`free_slot_with_full_cache`].
+#[cold]
+#[inline(never)]
+fn take_free_slot_from_shared() -> Option<TaskId> {
     let mut batch = Batch::new();
     {
         let mut free = FREE.lock();
@@ -288,7 +302,7 @@ fn take_free_slot() -> Option<TaskId> {
     let first = batch.pop()?;
     let mut leftovers = Batch::new();
     {
-        let mut cache = CORE_FREE[core].lock();
+        let mut cache = CORE_FREE[crate::arch::core_id()].lock();
         for id in batch {
             if let Err(id) = cache.push(id) {
                 // Cannot fail: at most a batch is left over.
