@@ -64,10 +64,16 @@ pub fn irq_enable() {
     unsafe { core::arch::asm!("msr daifclr, #2", options(nostack, preserves_flags)) };
 }
 
-/// The index of the calling core in the DTB's `/cpus` order (0 = the boot core).
+/// The index of the calling core in the DTB's `/cpus` order (0 = the boot core): always below
+/// [`MAX_CORES`](crate::MAX_CORES), which the compiler is told, so indexing a per-core table
+/// with it needs no bounds check.
 #[inline(always)]
 pub fn core_id() -> usize {
-    percpu::this_core().index
+    let index = percpu::this_core().index;
+    // SAFETY: `this_core` is an element of `PER_CORE`, which has `MAX_CORES` elements, each
+    // built with its own position as its index and never changed.
+    unsafe { core::hint::assert_unchecked(index < crate::MAX_CORES) };
+    index
 }
 
 /// This core's affinity fields (Aff3..Aff0) from `MPIDR_EL1`, as the DTB's `reg` spells them.
