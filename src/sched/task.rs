@@ -257,7 +257,9 @@ fn return_to_shared(slots: Batch) {
 }
 
 fn free_slot(id: TaskId) {
-    if let Err(id) = CORE_FREE[crate::arch::core_id()].lock().push(id) {
+    // The guard goes at the end of this statement, before the slow path takes the lock again.
+    let refused = CORE_FREE[crate::arch::core_id()].lock().push(id);
+    if let Err(id) = refused {
         free_slot_with_full_cache(id);
     }
 }
