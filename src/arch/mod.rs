@@ -18,7 +18,7 @@ pub use aarch64::{
         IrqState, core_id, counter_frequency, counter_ticks, irq_enable, irq_restore,
         irq_save_disable, irqs_masked, now_ns, send_event, wait_for_event, wait_for_interrupt,
     },
-    irq::send_reschedule,
+    irq::{send_reschedule, serve_pending_interrupts},
     percpu::{set_stack_guard, stack_guard},
     smp::{mark_offline, power_off_this_core},
     timer::{arm as arm_timer, disarm as disarm_timer},

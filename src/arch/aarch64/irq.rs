@@ -86,9 +86,25 @@ fn warn_unhandled(id: usize) {
 /// Called by the IRQ vector with the interrupted thread's saved state.
 #[unsafe(no_mangle)]
 extern "C" fn handle_irq(frame: &mut TrapFrame) {
+    serve(frame.elr);
+}
+
+/// Serves every interrupt pending at this core's interrupt controller, for a caller with
+/// interrupts masked that has nothing for them to interrupt: the idle loop, whose WFI wakes for
+/// a masked interrupt too. Each handler runs as if its interrupt had been taken (the kernel's
+/// entry hook records PC 0: no code was interrupted), without the exception's entry, exit and
+/// saving of every register. The idle loop unmasks interrupts afterwards, so one that arrives
+/// in between is still taken the usual way.
+pub fn serve_pending_interrupts() {
+    serve(0);
+}
+
+/// The interrupt path proper: the kernel's entry hook (with the interrupted `pc`), then
+/// acknowledge, handle and end each pending interrupt until none is left, then the exit hook.
+fn serve(pc: u64) {
     let hooks = super::hooks::get();
     if let Some(hooks) = hooks {
-        (hooks.interrupt_entry)(super::cpu::core_id(), frame.elr);
+        (hooks.interrupt_entry)(super::cpu::core_id(), pc);
     }
     let controller = intc::controller();
     while let Some(intid) = controller.acknowledge() {

@@ -113,6 +113,9 @@ pub fn idle_loop() -> ! {
         if !has_work(core) {
             crate::timer::reprogram_this_core();
             arch::wait_for_interrupt();
+            // Whatever woke the core (the reschedule SGI of a waker, the timer) is served here,
+            // with interrupts still masked, rather than by taking it as an exception.
+            arch::serve_pending_interrupts();
         }
         set_idle(core, false);
         crate::arch::irq_restore(interrupts);
