@@ -4,14 +4,17 @@
 
 use coresched_qemu::{Boot, Profile};
 
-/// The console of a short 2-vCPU boot at log level `level`. Deterministic, so whether the
-/// monitor has made a pass before the test ends is the same every time, however busy the host.
+/// The console of a short 2-vCPU boot at log level `level`, running a kernel test that lasts
+/// until the monitor has scanned the cores (so its passes are there to be logged, however fast
+/// the kernel gets).
 fn console_at(level: &str) -> String {
     let outcome = Boot::new()
         .smp(2)
         .deterministic(true)
         .profile(Profile::Release)
-        .bootargs(&format!("test=boot::cores_online log={level}"))
+        .bootargs(&format!(
+            "test=monitor::timer_wakeups_across_cores_with_the_monitor_scanning log={level}"
+        ))
         .run()
         .unwrap_or_else(|error| panic!("could not boot: {error}"));
     assert_eq!(outcome.exit_code(), Some(0), "{}", outcome.transcript());

@@ -53,7 +53,8 @@ impl WaitQueue {
             // task cannot be preempted (and re-queued) while it is half asleep.
             let interrupts = crate::arch::irq_save_disable();
             {
-                let mut list = self.list.lock();
+                // Masked already, and unmasked below only after the guard is gone.
+                let mut list = self.list.lock_masked();
                 if !keep_waiting() {
                     drop(list);
                     crate::arch::irq_restore(interrupts);
