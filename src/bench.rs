@@ -12,8 +12,13 @@
 //!
 //! Each figure is printed in a table and on a line of its own for scripts:
 //! `bench <name> coresched=<n> linux=- unit=instructions`.
+//!
+//! Each figure timed by one core's clock is also a window that `cargo qemu -- --breakdown` finds
+//! in QEMU's execution log: the timing core calls [`window_open`] just before its clock starts
+//! and [`window_close`] just after it stops, which prints `bench window <name> operations=<n>`.
+//! Both calls are outside the timed region, so no figure counts them.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering, compiler_fence};
 use core::time::Duration;
 
 use crate::monitor::hold;
@@ -26,6 +31,9 @@ use crate::{arch::aarch64::stop::ExitCode, kprintln};
 
 /// Repetitions per figure: enough that start-up costs vanish in the mean.
 const ROUNDS: u64 = 2_000;
+
+/// The control's figure name.
+const CONTROL: &str = "control_loop";
 
 /// Iterations of the control loop.
 const CONTROL_ITERATIONS: u64 = 100_000;
@@ -43,16 +51,57 @@ struct Figure {
     nanoseconds: u64,
 }
 
+/// Marks the start of a figure's window for `cargo qemu -- --breakdown`: the timing core calls
+/// it right before its clock starts, and the window begins at that core's next clock read.
+/// Never inlined, so that its entry is one address the launcher finds in the symbol table; the
+/// fence keeps the call from being dropped as doing nothing.
+#[inline(never)]
+fn window_open() {
+    compiler_fence(Ordering::SeqCst);
+}
+
+/// Marks the end of figure `name`'s window, which timed `operations` operations: the timing
+/// core calls it right after its clock stops, and the window ends at that core's last clock
+/// read. Prints `bench window <name> operations=<n>`, which tells the launcher the window's
+/// figure and how many operations share its instructions.
+#[inline(never)]
+fn window_close(name: &str, operations: u64) {
+    kprintln!("bench window {name} operations={operations}");
+}
+
+/// Starts a figure's clock, its window marked first.
+fn clock_now() -> Instant {
+    window_open();
+    Instant::now()
+}
+
+/// Figure `name`, measured by `measure`, which is given the name for its window.
+fn figure(
+    name: &'static str,
+    operation: &'static str,
+    measure: impl FnOnce(&'static str) -> u64,
+) -> Figure {
+    Figure {
+        name,
+        operation,
+        nanoseconds: measure(name),
+    }
+}
+
 /// Starts timing a figure whose loop does not switch: a yield first gives this task a fresh
 /// time slice (nothing else is queued on its core, so it goes on at once), so the slice's tick
 /// cannot land inside the measurement (a slice is 10 ms; every figure takes less).
 fn start_clock() -> Instant {
     sched::yield_now();
-    Instant::now()
+    clock_now()
 }
 
-fn elapsed_ns(start: Instant) -> u64 {
-    Instant::now().saturating_duration_since(start).as_nanos() as u64
+/// Stops figure `name`'s clock, started at `start`, after `operations` operations: guest ns
+/// since `start`. The window's end is marked after the clock is read.
+fn stop_clock(start: Instant, name: &str, operations: u64) -> u64 {
+    let elapsed = Instant::now().saturating_duration_since(start).as_nanos() as u64;
+    window_close(name, operations);
+    elapsed
 }
 
 /// Two cores for the cross-core figure and one for the rest, away from the boot core when the
@@ -92,7 +141,10 @@ fn control_loop(core: usize) -> u64 {
                 options(nomem, nostack),
             );
         }
-        ELAPSED.store(elapsed_ns(start), Ordering::Relaxed);
+        ELAPSED.store(
+            stop_clock(start, CONTROL, CONTROL_ITERATIONS),
+            Ordering::Relaxed,
+        );
     })
     .join();
     ELAPSED.load(Ordering::Relaxed)
@@ -101,7 +153,7 @@ fn control_loop(core: usize) -> u64 {
 /// Two tasks on one core yield to each other; cost per switch. One task times `ROUNDS` of its
 /// yields, each a switch to the other task and back, while the other is sure to be yielding
 /// throughout (it starts once the timer is ready and yields more times than the timer does).
-fn yield_switch(core: usize) -> u64 {
+fn yield_switch(name: &'static str, core: usize) -> u64 {
     static TIMER_READY: AtomicBool = AtomicBool::new(false);
     static PARTNER_LOOPING: AtomicBool = AtomicBool::new(false);
     static ELAPSED: AtomicU64 = AtomicU64::new(0);
@@ -121,11 +173,11 @@ fn yield_switch(core: usize) -> u64 {
         while !PARTNER_LOOPING.load(Ordering::Acquire) {
             sched::yield_now();
         }
-        let start = Instant::now();
+        let start = clock_now();
         for _ in 0..ROUNDS {
             sched::yield_now();
         }
-        ELAPSED.store(elapsed_ns(start), Ordering::Relaxed);
+        ELAPSED.store(stop_clock(start, name, 2 * ROUNDS), Ordering::Relaxed);
     });
     timer.join();
     partner.join();
@@ -135,7 +187,7 @@ fn yield_switch(core: usize) -> u64 {
 /// Two tasks hand a token back and forth through semaphores (block, wake, switch); cost per
 /// hand-off. The pinger times `ROUNDS` round trips after a first, untimed one, so the ponger is
 /// in its loop throughout.
-fn handoff(ping_core: usize, pong_core: usize) -> u64 {
+fn handoff(name: &'static str, ping_core: usize, pong_core: usize) -> u64 {
     static PING: Semaphore = Semaphore::new(0);
     static PONG: Semaphore = Semaphore::new(0);
     static ELAPSED: AtomicU64 = AtomicU64::new(0);
@@ -148,12 +200,12 @@ fn handoff(ping_core: usize, pong_core: usize) -> u64 {
     let pinger = spawn_pinned("ping", ping_core, || {
         PING.release();
         PONG.acquire();
-        let start = Instant::now();
+        let start = clock_now();
         for _ in 0..ROUNDS {
             PING.release();
             PONG.acquire();
         }
-        ELAPSED.store(elapsed_ns(start), Ordering::Relaxed);
+        ELAPSED.store(stop_clock(start, name, 2 * ROUNDS), Ordering::Relaxed);
     });
     pinger.join();
     ponger.join();
@@ -181,7 +233,7 @@ fn sleep_lateness(core: usize) -> u64 {
 }
 
 /// Spawn an empty task and join it; cost per spawn + join.
-fn spawn_join() -> u64 {
+fn spawn_join(name: &str) -> u64 {
     let start = start_clock();
     for _ in 0..ROUNDS {
         // The task runs on this core, so the figure includes both switches.
@@ -192,12 +244,12 @@ fn spawn_join() -> u64 {
         .expect("one empty task fits the task pool")
         .join();
     }
-    elapsed_ns(start) / ROUNDS
+    stop_clock(start, name, ROUNDS) / ROUNDS
 }
 
 /// Arm `armed` timers at random deadlines, then time insert + cancel pairs on that queue (a
 /// core's queue, lock included, but sized for 65,536).
-fn timer_insert_cancel(armed: usize) -> u64 {
+fn timer_insert_cancel(name: &str, armed: usize) -> u64 {
     static QUEUE: IrqSpinLock<TimerQueue<u32, 65_536>> =
         IrqSpinLock::new(LockRank::TimerQueue, TimerQueue::new());
     let mut random = XorShift64::new(armed as u64);
@@ -216,7 +268,7 @@ fn timer_insert_cancel(armed: usize) -> u64 {
             queue.cancel(handle);
         }
     }
-    elapsed_ns(start) / ROUNDS
+    stop_clock(start, name, ROUNDS) / ROUNDS
 }
 
 /// The monitor's mean pass over `MONITOR_PASSES` passes it makes, at its own pace, while every
@@ -240,11 +292,11 @@ fn trace_event() -> Option<Figure> {
         for _ in 0..ROUNDS {
             crate::trace::emit(|| crate::trace::Event::TimerFire);
         }
-        return Some(Figure {
-            name: "trace_event",
-            operation: "record one timeline event (feature and bootarg `trace`)",
-            nanoseconds: elapsed_ns(start) / ROUNDS,
-        });
+        return Some(figure(
+            "trace_event",
+            "record one timeline event (feature and bootarg `trace`)",
+            |name| stop_clock(start, name, ROUNDS) / ROUNDS,
+        ));
     }
     None
 }
@@ -261,45 +313,41 @@ pub fn run(cores: usize) -> ExitCode {
     let control_ns = control_loop(near);
     let figures = [
         Figure {
-            name: "control_loop",
+            name: CONTROL,
             operation: "control: a loop of 2 instructions, per turn",
             nanoseconds: control_ns / CONTROL_ITERATIONS,
         },
-        Figure {
-            name: "yield_switch",
-            operation: "yield between two tasks on one core, per switch",
-            nanoseconds: yield_switch(near),
-        },
-        Figure {
-            name: "handoff_same_core",
-            operation: "block/wake hand-off, same core",
-            nanoseconds: handoff(near, near),
-        },
-        Figure {
-            name: "handoff_cross_core",
-            operation: "block/wake hand-off across two cores",
-            nanoseconds: handoff(near, far),
-        },
+        figure(
+            "yield_switch",
+            "yield between two tasks on one core, per switch",
+            |name| yield_switch(name, near),
+        ),
+        figure(
+            "handoff_same_core",
+            "block/wake hand-off, same core",
+            |name| handoff(name, near, near),
+        ),
+        figure(
+            "handoff_cross_core",
+            "block/wake hand-off across two cores",
+            |name| handoff(name, near, far),
+        ),
         Figure {
             name: "sleep_lateness",
             operation: "sleep 100 us, lateness past the deadline",
             nanoseconds: sleep_lateness(near),
         },
-        Figure {
-            name: "spawn_join",
-            operation: "spawn + join an empty task",
-            nanoseconds: spawn_join(),
-        },
-        Figure {
-            name: "timer_insert_cancel_1k",
-            operation: "timer insert + cancel, 1,000 armed",
-            nanoseconds: timer_insert_cancel(1_000),
-        },
-        Figure {
-            name: "timer_insert_cancel_64k",
-            operation: "timer insert + cancel, 64,000 armed",
-            nanoseconds: timer_insert_cancel(64_000),
-        },
+        figure("spawn_join", "spawn + join an empty task", spawn_join),
+        figure(
+            "timer_insert_cancel_1k",
+            "timer insert + cancel, 1,000 armed",
+            |name| timer_insert_cancel(name, 1_000),
+        ),
+        figure(
+            "timer_insert_cancel_64k",
+            "timer insert + cancel, 64,000 armed",
+            |name| timer_insert_cancel(name, 64_000),
+        ),
     ];
     let monitor_ns = monitor_pass();
     hold::resume();

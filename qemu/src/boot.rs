@@ -60,6 +60,7 @@ pub struct Boot {
     console: Console,
     seed: Option<u64>,
     record_replay: Option<RecordReplay>,
+    extra_qemu_args: Vec<OsString>,
 }
 
 impl Default for Boot {
@@ -84,6 +85,7 @@ impl Boot {
             console: Console::Captured,
             seed: None,
             record_replay: None,
+            extra_qemu_args: Vec::new(),
         }
     }
 
@@ -341,7 +343,7 @@ impl Boot {
 
     /// The Image to boot and the ELF it came from (none for a prebuilt Image): built, converted
     /// or as given.
-    fn kernel_files(&self) -> Result<(PathBuf, Option<PathBuf>), LaunchError> {
+    pub(crate) fn kernel_files(&self) -> Result<(PathBuf, Option<PathBuf>), LaunchError> {
         Ok(match &self.kernel {
             KernelSource::Image(image) => (image.clone(), None),
             KernelSource::Elf(elf) => {
@@ -373,6 +375,13 @@ impl Boot {
             gdb.command_line(elf, load_address)
         );
         gdb.start(elf, load_address)
+    }
+
+    /// Adds `args` to the end of QEMU's command line (after every argument the boot makes), such
+    /// as the execution log `--breakdown` reads.
+    pub fn extra_qemu_args(mut self, args: impl IntoIterator<Item = OsString>) -> Self {
+        self.extra_qemu_args.extend(args);
+        self
     }
 
     /// The bootargs the kernel gets: those set, the seed's, and `exit=semihosting`.
@@ -425,6 +434,7 @@ impl Boot {
         if let Some(gdb) = &self.gdb {
             args.extend(gdb.qemu_args().map(OsString::from));
         }
+        args.extend(self.extra_qemu_args.iter().cloned());
         args
     }
 }

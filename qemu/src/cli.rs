@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::boot::Boot;
+use crate::breakdown;
 use crate::gdb::{DEFAULT_GDB_PORT, Gdb, GdbSession};
 use crate::kernel::Profile;
 use crate::linux::LinuxPeer;
@@ -76,6 +77,10 @@ Flags:
   --timeout SECS     end QEMU after this long (default 60 + smp/4; an hour with --gdb)
   --bench            boot with bootargs \"bench\" (plus any --bootargs) and --deterministic, and
                      print the kernel's output
+  --breakdown        --bench, run with one instruction per translation block and QEMU's
+                     execution log (streamed, never on disk; about 10 times slower), then
+                     print where each timed figure's instructions go: per function, per
+                     operation, adding up to the figure (the control must be its loop)
   --vs-linux         --bench, then the same workloads on Debian's arm64 Linux 6.1 on
                      the same board; prints one table with both (Linux is fetched and
                      built into target/linux/ on first use: apt-get, dpkg-deb and
@@ -108,6 +113,8 @@ pub enum Command {
     Build(Boot),
     /// Run this boot again and again with consecutive seeds, and report.
     Repeat(Repeat),
+    /// Run this benchmark boot with QEMU's execution log, then print each figure's breakdown.
+    Breakdown(Boot),
     /// Run this benchmark boot, then the benchmark on Linux, and compare them.
     BenchVsLinux {
         /// coresched's benchmark.
@@ -158,6 +165,7 @@ pub fn parse_args(
     let mut gdb_exec = false;
     let mut bench = false;
     let mut vs_linux = false;
+    let mut breakdown = false;
     let mut build_only = false;
     let mut seed = None;
     let mut repeat = None;
@@ -202,7 +210,7 @@ pub fn parse_args(
             "--trace-png" => reports.trace_png = Some(value()?.into()),
             "--gdb-port" => gdb_port = Some(port(&value()?)?),
             "--gdb" | "--gdb-exec" | "--icount" | "--deterministic" | "--bench" | "--vs-linux"
-            | "--build-only"
+            | "--breakdown" | "--build-only"
                 if inline_value.is_some() =>
             {
                 return Err(UsageError(format!("{flag} takes no value")));
@@ -213,6 +221,7 @@ pub fn parse_args(
             "--deterministic" => machine.clock = Clock::Deterministic,
             "--bench" => bench = true,
             "--vs-linux" => vs_linux = true,
+            "--breakdown" => breakdown = true,
             "--build-only" => build_only = true,
             _ if flag.starts_with('-') => {
                 return Err(UsageError(format!("unknown flag {flag} (see --help)")));
@@ -258,6 +267,16 @@ pub fn parse_args(
         Gdb::on_port(gdb_port.unwrap_or(DEFAULT_GDB_PORT)).session(session)
     });
     let conflicts = [
+        (breakdown && vs_linux, "--breakdown", "--vs-linux"),
+        (breakdown && gdb.is_some(), "--breakdown", "--gdb"),
+        (breakdown && repeat.is_some(), "--breakdown", "--repeat"),
+        (breakdown && build_only, "--breakdown", "--build-only"),
+        (
+            breakdown && record_replay.is_some(),
+            "--breakdown",
+            "--record or --replay",
+        ),
+        (breakdown && reports.wants_trace(), "--breakdown", "--trace"),
         (vs_linux && gdb.is_some(), "--vs-linux", "--gdb"),
         (vs_linux && seed.is_some(), "--vs-linux", "--seed"),
         (vs_linux && repeat.is_some(), "--vs-linux", "--repeat"),
@@ -305,7 +324,7 @@ pub fn parse_args(
             "{first} cannot be combined with {second}"
         )));
     }
-    if bench || vs_linux {
+    if bench || vs_linux || breakdown {
         // Every figure is an instruction count that repeats exactly (idle time too).
         machine.clock = Clock::Deterministic;
         bootargs = Some(match bootargs {
@@ -320,7 +339,7 @@ pub fn parse_args(
         // A series keeps each run's console for its report; with --vs-linux the table is
         // printed once both kernels have run.
         Console::Captured
-    } else if bench || gdb_exec || reports.wants_trace() || !stdin_is_terminal {
+    } else if bench || breakdown || gdb_exec || reports.wants_trace() || !stdin_is_terminal {
         // The launcher reads the console (and keeps the timeline's lines out of the copy).
         Console::Echoed
     } else {
@@ -364,6 +383,14 @@ pub fn parse_args(
         ));
     }
     let boot = boot.seed(seed);
+    if breakdown {
+        let slowed = boot.effective_timeout() * breakdown::SLOWDOWN;
+        let boot = match timeout {
+            Some(_) => boot,
+            None => boot.timeout(slowed),
+        };
+        return Ok(Command::Breakdown(boot));
+    }
     if vs_linux {
         let peer = LinuxPeer::new(machine);
         let peer = match timeout {
@@ -625,6 +652,38 @@ mod tests {
             on_terminal,
             captured_default().bootargs("bench").deterministic(true)
         );
+    }
+
+    #[test]
+    fn breakdown_is_a_benchmark_boot_with_a_longer_time_out() {
+        let bench = captured_default().bootargs("bench").deterministic(true);
+        let slowed = bench.effective_timeout() * breakdown::SLOWDOWN;
+        assert_eq!(
+            parse(&["--breakdown"]),
+            Ok(Command::Breakdown(bench.clone().timeout(slowed)))
+        );
+        assert_eq!(
+            parse(&["--bench", "--breakdown", "--smp", "2", "--timeout", "90"]),
+            Ok(Command::Breakdown(
+                bench.smp(2).timeout(Duration::from_secs(90))
+            ))
+        );
+        for (flags, conflict) in [
+            (&["--vs-linux"][..], "--vs-linux"),
+            (&["--gdb"], "--gdb"),
+            (&["--repeat", "2"], "--repeat"),
+            (&["--build-only"], "--build-only"),
+            (&["--record", "dir", "--smp", "1"], "--record or --replay"),
+            (&["--trace", "t.json"], "--trace"),
+        ] {
+            let args: Vec<&str> = ["--breakdown"].iter().chain(flags).copied().collect();
+            assert_eq!(
+                error(&args),
+                format!("--breakdown cannot be combined with {conflict}"),
+                "{args:?}"
+            );
+        }
+        assert_eq!(error(&["--breakdown=yes"]), "--breakdown takes no value");
     }
 
     #[test]

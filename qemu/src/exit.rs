@@ -19,6 +19,10 @@ pub const LAUNCH_FAILURE_EXIT_CODE: u8 = 125;
 /// kernel boot error.
 pub const PEER_FAILED_EXIT_CODE: u8 = 3;
 
+/// The launcher's exit status when `--breakdown`'s benchmark ran and exited 0 but its breakdown
+/// failed a check (as for a failed test).
+pub const BREAKDOWN_FAILED_EXIT_CODE: u8 = 1;
+
 /// The launcher's exit status for a boot that ran: QEMU's own, [`TIMEOUT_EXIT_CODE`] after a
 /// time-out, or 128 plus the signal's number if something else ended QEMU.
 pub fn status_of(outcome: &Outcome) -> u8 {

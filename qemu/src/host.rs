@@ -1,12 +1,15 @@
 //! The few host operating-system services the launcher needs beyond `std`: finding programs on
 //! `PATH`, asking whether it runs as root, signalling process groups, ignoring Ctrl-C while gdb
-//! has the terminal, and seeing whether a local TCP port is listening. The C library
+//! has the terminal, seeing whether a local TCP port is listening, and making a named pipe. The C library
 //! functions are declared here rather than pulled in through a crate; this file is the only
 //! place that calls them.
 
-use std::ffi::c_int;
+use std::ffi::{CString, c_char, c_int};
+use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 /// Asks a process to end; QEMU restores the terminal and exits.
 pub(crate) const SIGTERM: c_int = 15;
@@ -23,6 +26,7 @@ unsafe extern "C" {
     fn kill(pid: c_int, signal: c_int) -> c_int;
     fn geteuid() -> u32;
     fn signal(signal: c_int, handler: usize) -> usize;
+    fn mkfifo(path: *const c_char, mode: u32) -> c_int;
     #[cfg(target_os = "linux")]
     fn prctl(option: c_int, ...) -> c_int;
 }
@@ -65,6 +69,30 @@ pub(crate) fn is_listening(port: u16) -> bool {
             })
         })
     })
+}
+
+/// Makes a named pipe (FIFO) at `path`, readable and writable by this user only.
+pub(crate) fn make_fifo(path: &Path) -> io::Result<()> {
+    let path = CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: `path` is a NUL-terminated string that lives across the call, which only reads
+    // it; mkfifo(3) creates a file and touches no other memory of ours.
+    let result = unsafe { mkfifo(path.as_ptr(), 0o600) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Opens the FIFO at `path` for writing without waiting for a reader: `Err` (ENXIO) at once if
+/// nobody has it open for reading.
+pub(crate) fn open_fifo_writer_now(path: &Path) -> io::Result<File> {
+    /// `O_NONBLOCK` on Linux (x86 and Arm).
+    const O_NONBLOCK: c_int = 0o4000;
+    OpenOptions::new()
+        .write(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
 }
 
 /// Sends `signal` to every process in the process group `group`.
@@ -123,6 +151,26 @@ mod tests {
         assert!(is_listening(port));
         drop(listener);
         assert!(!is_listening(port));
+    }
+
+    #[test]
+    fn a_fifo_carries_what_is_written_and_needs_a_reader_to_open() {
+        let path = std::env::temp_dir().join(format!("coresched-host-{}.fifo", std::process::id()));
+        make_fifo(&path).expect("a new FIFO");
+        let error = open_fifo_writer_now(&path).expect_err("no reader yet");
+        assert_eq!(error.raw_os_error(), Some(6), "ENXIO expected, got {error}");
+        let reader_path = path.clone();
+        let reader = std::thread::spawn(move || std::fs::read(reader_path).expect("read it"));
+        let mut writer = loop {
+            if let Ok(writer) = open_fifo_writer_now(&path) {
+                break writer;
+            }
+            std::thread::yield_now();
+        };
+        io::Write::write_all(&mut writer, b"through").expect("write");
+        drop(writer);
+        assert_eq!(reader.join().expect("reader"), b"through");
+        std::fs::remove_file(&path).expect("remove it");
     }
 
     #[test]

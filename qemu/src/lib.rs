@@ -16,16 +16,18 @@
 //! together into one boot and [`outcome`] is what came of it, [`gdb`] attaches a debugger, [`record`] records a boot and replays it, [`console`] reads the output the
 //! kernel/host contract defines, [`cli`] is `cargo qemu`'s command line and [`exit`] its exit
 //! statuses, [`reports`] writes JUnit XML ([`junit`]) and TAP 13 ([`tap13`]) for CI and the
-//! scheduler timeline ([`trace`]: a Chrome trace and a picture), [`linux`] runs the benchmark's Linux peer, [`repeat`] runs one boot under many
+//! scheduler timeline ([`trace`]: a Chrome trace and a picture), [`breakdown`] measures where
+//! each benchmark figure's instructions go, [`linux`] runs the benchmark's Linux peer, [`repeat`] runs one boot under many
 //! perturbation seeds.
 //!
 //! Dependencies go one way: each module imports only modules named after it in
-//! `cli`, `linux`, `repeat`, `reports`, `junit`, `tap13`, `trace`, `boot`, `record`, `gdb`, `exit`, `kernel`,
+//! `cli`, `breakdown`, `linux`, `repeat`, `reports`, `junit`, `tap13`, `trace`, `boot`, `record`, `gdb`, `exit`, `kernel`,
 //! `qemu`, `outcome`, `console`, `machine`, `error`, `host`.
 
 #![warn(missing_docs)]
 
 pub mod boot;
+pub mod breakdown;
 pub mod cli;
 pub mod console;
 pub mod error;
