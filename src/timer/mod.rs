@@ -159,7 +159,7 @@ static HEIR: [AtomicUsize; MAX_CORES] = [const { AtomicUsize::new(0) }; MAX_CORE
 static TICK: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(NO_DEADLINE) }; MAX_CORES];
 
 /// Cancels `core`'s tick deadline (any core may call it): a reschedule is already pending there,
-/// and the run that follows sets a new one with [`set_tick_deadline_here`]. The deadline only
+/// and the run that follows sets a new one with `set_tick_deadline_here`. The deadline only
 /// moves later, so an armed hardware timer is left alone (it fires, finds nothing due, and
 /// re-arms).
 pub fn cancel_tick(core: usize) {
