@@ -173,11 +173,11 @@ fn traced(action: &Action) -> crate::trace::Event {
     Event::monitor_action(action, core)
 }
 
-/// `stall: core 3 made no progress for 1002 ms; task 'spinner' (11774) running since 12 ms;
+/// `stall: core 3 made no progress for 1002 ms; task 'spinner' (11774) seen running since 12 ms;
 /// holds [run_queue]; PC at last interrupt 0x4008abcd`: the pass's report, with the locks the
 /// core holds and the PC it published at its last interrupt read now, after the pass.
 fn write_stall_report(out: &mut impl Write, report: &StallReport) -> core::fmt::Result {
-    let task = report.running.task;
+    let task = report.task;
     let name = if (task as usize) < task::MAX_TASKS {
         task::task(task).name()
     } else {
@@ -185,10 +185,10 @@ fn write_stall_report(out: &mut impl Write, report: &StallReport) -> core::fmt::
     };
     write!(
         out,
-        "stall: core {} made no progress for {} ms; task '{name}' ({task}) running since {} ms; holds [",
+        "stall: core {} made no progress for {} ms; task '{name}' ({task}) seen running since {} ms; holds [",
         report.core,
         report.silent_for_ns / 1_000_000,
-        report.running.since_ns / 1_000_000
+        report.run_seen_at_ns / 1_000_000
     )?;
     for (index, rank) in crate::sync::held_locks(report.core).iter().enumerate() {
         let separator = if index == 0 { "" } else { ", " };

@@ -3,7 +3,7 @@
 //!
 //! It reads the core registry ([`crate::registry`]): which cores exist and are online, behind
 //! the core-table lock (rank `CoreTable`, held briefly, nothing taken under it), plus what each
-//! core publishes lock-free: heartbeat, running task and since when, PC at its last interrupt.
+//! core publishes lock-free: heartbeat, switch count and running task, PC at its last interrupt.
 //! - [`scan()`]: one pass under the core-table lock only. It reads each online core's published
 //!   deadline (never a timer-queue lock, never the global scheduler lock), and returns the
 //!   actions: [`Action::Kick`] a core whose timer is overdue, [`Action::ReportUnresponsive`] if
@@ -18,8 +18,9 @@
 //!
 //! The kernel glue (the monitor task, SGIs, PCs) is built on this API:
 //! - each core, on every timer interrupt: [`crate::registry::CoreTable::publish_heartbeat`];
-//!   on switching to a task: [`crate::registry::CoreTable::publish_running`] (progress too); to its idle task:
-//!   [`crate::registry::CoreTable::publish_idle`]; on every interrupt: [`crate::registry::CoreTable::publish_interrupt_pc`];
+//!   on every switch: [`crate::registry::CoreTable::publish_switch`] (progress too; a run is
+//!   timed from the pass that first sees its switch count, as sysmon times a P's `schedtick`);
+//!   on every interrupt: [`crate::registry::CoreTable::publish_interrupt_pc`];
 //! - bring-up and hot-unplug: [`crate::registry::CoreTable::change_state`] (`Starting` before the core is
 //!   started, `Online` from the core itself once its timer queue is installed and its deadline
 //!   published);
@@ -145,7 +146,7 @@ mod tests {
             table.change_state(core, CoreState::Starting).unwrap();
             table.change_state(core, CoreState::Online).unwrap();
         }
-        table.publish_running(0, 5, 100 * MS);
+        table.publish_switch(0, Some(5));
         test_clock::set(100 * MS);
         let deadlines = |core: usize| [NO_DEADLINE, 103 * MS][core];
         let quiet = monitor.pass(&table, &deadlines, &counters);

@@ -19,7 +19,7 @@
 //! A core that goes offline between the copy and the check of its fields is checked once more
 //! on its last published fields, as it already could be between a pass and its actions.
 
-use crate::registry::{CoreTable, OnlineCore, Running};
+use crate::registry::{CoreTable, OnlineCore, Run};
 use crate::timer::NO_DEADLINE;
 
 /// The force-preempt limit: a task that has run this long (10 ms, Go's `forcePreemptNS`)
@@ -41,7 +41,10 @@ pub struct Thresholds {
     /// A kicked core whose timer is still overdue this long after the kick is reported
     /// unresponsive.
     pub unresponsive_ns: u64,
-    /// A task that has run this long without its core switching is retaken.
+    /// A task that has run this long without its core switching is retaken (counted from the
+    /// pass that first saw the run, as Go's sysmon counts from the pass that saw a P's
+    /// `schedtick` change: a run is retaken between this long and this long plus the gap
+    /// between two passes after it started).
     pub force_preempt_ns: u64,
     /// A core running a task with no heartbeat for this long is reported stalled.
     pub stall_ns: u64,
@@ -80,12 +83,14 @@ pub enum Action {
 pub struct StallReport {
     /// The stalled core.
     pub core: usize,
-    /// The task it runs, and since when.
-    pub running: Running,
+    /// The task it runs.
+    pub task: u32,
+    /// When the monitor first saw that run (at most one pass after it started).
+    pub run_seen_at_ns: u64,
     /// Its heartbeat, unchanged since the monitor first saw it.
     pub heartbeat: u64,
     /// How long the core has shown no progress: since the monitor first saw this heartbeat
-    /// value, or since the task was switched in if that is later.
+    /// value, or this run if that is later.
     pub silent_for_ns: u64,
 }
 
@@ -184,27 +189,41 @@ impl<const CORES: usize> Default for ScanMemory<CORES> {
 struct CoreWatch {
     /// The incarnation this record describes; 0 before the core was first seen online.
     incarnation: u32,
-    heartbeat: u64,
+    /// The core's heartbeat and switch count as last seen, each as its [`mark`].
+    heartbeat: u32,
+    run_switches: u32,
     heartbeat_seen_at_ns: u64,
     stall_reported: bool,
-    /// The start time of the run last retaken (0: none).
-    retaken_run_since_ns: u64,
+    /// When this run (its switch count) was first seen.
+    run_seen_at_ns: u64,
+    /// Whether this run was retaken already.
+    run_retaken: bool,
     /// The overdue deadline last kicked for ([`NO_DEADLINE`]: none).
     kicked_deadline_ns: u64,
     kicked_at_ns: u64,
     unresponsive_reported: bool,
 }
 
-impl CoreWatch {
-    const UNSEEN: Self = Self::first_seen(0, 0, 0);
+/// What the watch keeps of a progress counter (a heartbeat, a switch count): its low 32 bits.
+/// The watch only asks whether a counter moved between two passes, and no core makes 2^32
+/// timer interrupts or switches (minutes of nothing else) between two passes; the memory
+/// stays at 48 bytes per core.
+const fn mark(count: u64) -> u32 {
+    count as u32
+}
 
-    const fn first_seen(incarnation: u32, heartbeat: u64, now_ns: u64) -> Self {
+impl CoreWatch {
+    const UNSEEN: Self = Self::first_seen(0, 0, 0, 0);
+
+    const fn first_seen(incarnation: u32, heartbeat: u64, run_switches: u64, now_ns: u64) -> Self {
         Self {
             incarnation,
-            heartbeat,
+            heartbeat: mark(heartbeat),
             heartbeat_seen_at_ns: now_ns,
             stall_reported: false,
-            retaken_run_since_ns: 0,
+            run_switches: mark(run_switches),
+            run_seen_at_ns: now_ns,
+            run_retaken: false,
             kicked_deadline_ns: NO_DEADLINE,
             kicked_at_ns: 0,
             unresponsive_reported: false,
@@ -251,11 +270,12 @@ pub fn scan<const CORES: usize>(
     for core in online.cores() {
         let watch = &mut memory.cores[core];
         let deadline_ns = probe.earliest_deadline(core);
-        let running = table.running(core);
+        let run = table.run(core);
         pass.outcome.earliest_deadline_ns = pass.outcome.earliest_deadline_ns.min(deadline_ns);
         pass.check_timers(core, watch, deadline_ns);
-        pass.check_run_length(core, watch, running);
-        pass.check_heartbeat(core, watch, running);
+        pass.note_run(watch, run);
+        pass.check_run_length(core, watch, run.task);
+        pass.check_heartbeat(core, watch, run.task);
     }
 }
 
@@ -270,7 +290,8 @@ impl<const CORES: usize> ScanMemory<CORES> {
         let watch = &mut self.cores[online.core];
         if watch.incarnation != online.incarnation {
             let heartbeat = table.heartbeat(online.core);
-            *watch = CoreWatch::first_seen(online.incarnation, heartbeat, now_ns);
+            let switches = table.run(online.core).switches;
+            *watch = CoreWatch::first_seen(online.incarnation, heartbeat, switches, now_ns);
         }
     }
 }
@@ -330,30 +351,36 @@ impl<const CORES: usize> Scanner<'_, CORES> {
         }
     }
 
-    /// Retakes a run that reached the force-preempt limit, once per run.
-    fn check_run_length(&mut self, core: usize, watch: &mut CoreWatch, running: Option<Running>) {
-        let Some(run) = running else {
-            return;
-        };
-        if watch.retaken_run_since_ns == run.since_ns {
+    /// Remembers when the pass first saw the core's current run: a switch count it had not seen.
+    fn note_run(&self, watch: &mut CoreWatch, run: Run) {
+        if mark(run.switches) != watch.run_switches {
+            watch.run_switches = mark(run.switches);
+            watch.run_seen_at_ns = self.now_ns;
+            watch.run_retaken = false;
+        }
+    }
+
+    /// Retakes a task run that reached the force-preempt limit, once per run.
+    fn check_run_length(&mut self, core: usize, watch: &mut CoreWatch, task: Option<u32>) {
+        if task.is_none() || watch.run_retaken {
             return;
         }
-        let limit_at_ns = run
-            .since_ns
+        let limit_at_ns = watch
+            .run_seen_at_ns
             .saturating_add(self.thresholds.force_preempt_ns);
         if self.now_ns < limit_at_ns {
             self.check_again_at(limit_at_ns);
         } else if self.emit(Action::Retake(core)) {
-            watch.retaken_run_since_ns = run.since_ns;
+            watch.run_retaken = true;
         }
     }
 
     /// Reports a core that runs a task and whose heartbeat has not moved for the stall limit,
     /// once per silence. An idle core is never stalled: it may sleep with its timer off.
-    fn check_heartbeat(&mut self, core: usize, watch: &mut CoreWatch, running: Option<Running>) {
+    fn check_heartbeat(&mut self, core: usize, watch: &mut CoreWatch, task: Option<u32>) {
         let heartbeat = self.table.heartbeat(core);
-        let Some(run) = running.filter(|_| heartbeat == watch.heartbeat) else {
-            watch.heartbeat = heartbeat;
+        let Some(task) = task.filter(|_| mark(heartbeat) == watch.heartbeat) else {
+            watch.heartbeat = mark(heartbeat);
             watch.heartbeat_seen_at_ns = self.now_ns;
             watch.stall_reported = false;
             return;
@@ -361,14 +388,15 @@ impl<const CORES: usize> Scanner<'_, CORES> {
         if watch.stall_reported {
             return;
         }
-        // Switching to the task was progress too, and may be more recent than the heartbeat.
-        let silent_since_ns = watch.heartbeat_seen_at_ns.max(run.since_ns);
+        // Starting the run was progress too, and may be more recent than the heartbeat.
+        let silent_since_ns = watch.heartbeat_seen_at_ns.max(watch.run_seen_at_ns);
         let stall_at_ns = silent_since_ns.saturating_add(self.thresholds.stall_ns);
         if self.now_ns < stall_at_ns {
             self.check_again_at(stall_at_ns);
         } else if self.emit(Action::ReportStall(StallReport {
             core,
-            running: run,
+            task,
+            run_seen_at_ns: watch.run_seen_at_ns,
             heartbeat,
             silent_for_ns: self.now_ns - silent_since_ns,
         })) {
@@ -453,7 +481,7 @@ mod tests {
             .change_state(2, CoreState::GoingOffline)
             .unwrap();
         cores.deadlines = [50 * MS, 1, 1, 1];
-        cores.table.publish_running(1, 9, 1);
+        cores.table.publish_switch(1, Some(9));
         let outcome = cores.scan(40 * MS);
         assert_eq!(actions(&outcome), []);
         assert_eq!(outcome.online_cores, 1);
@@ -497,16 +525,19 @@ mod tests {
     #[test]
     fn one_retake_per_long_run() {
         let mut cores = Cores::online(1);
-        cores.table.publish_running(0, 3, 100 * MS);
-        let early = cores.scan(109 * MS);
-        assert_eq!(actions(&early), []);
-        assert_eq!(early.next_check_ns, 110 * MS);
+        cores.table.publish_switch(0, Some(3));
+        let first_seen = cores.scan(100 * MS);
+        assert_eq!(actions(&first_seen), []);
+        assert_eq!(first_seen.next_check_ns, 110 * MS);
+        assert_eq!(actions(&cores.scan(109 * MS)), []);
         assert_eq!(actions(&cores.scan(110 * MS)), [Action::Retake(0)]);
         assert_eq!(actions(&cores.scan(115 * MS)), []);
-        cores.table.publish_running(0, 3, 116 * MS);
+        // Another run of the same task is another run: timed from the pass that sees it.
+        cores.table.publish_switch(0, Some(3));
+        assert_eq!(actions(&cores.scan(116 * MS)), []);
         assert_eq!(actions(&cores.scan(125 * MS)), []);
         assert_eq!(actions(&cores.scan(126 * MS)), [Action::Retake(0)]);
-        cores.table.publish_idle(0);
+        cores.table.publish_switch(0, None);
         assert_eq!(actions(&cores.scan(500 * MS)), []);
     }
 
@@ -527,7 +558,7 @@ mod tests {
                 &thresholds,
             )
         };
-        cores.table.publish_running(1, 42, 5 * MS);
+        cores.table.publish_switch(1, Some(42));
         cores.table.publish_heartbeat(1);
         assert_eq!(actions(&pass(10 * MS)), []);
         let quiet = pass(109 * MS);
@@ -535,10 +566,8 @@ mod tests {
         assert_eq!(quiet.next_check_ns, 110 * MS);
         let expected = Action::ReportStall(StallReport {
             core: 1,
-            running: Running {
-                task: 42,
-                since_ns: 5 * MS,
-            },
+            task: 42,
+            run_seen_at_ns: 10 * MS,
             heartbeat: 1,
             silent_for_ns: 100 * MS,
         });
@@ -555,7 +584,8 @@ mod tests {
         let mut cores = Cores::online(1);
         assert_eq!(actions(&cores.scan(MS)), []);
         assert_eq!(actions(&cores.scan(10_000 * MS)), []);
-        cores.table.publish_running(0, 1, 10_095 * MS);
+        cores.table.publish_switch(0, Some(1));
+        assert_eq!(actions(&cores.scan(10_095 * MS)), []);
         assert_eq!(actions(&cores.scan(10_104 * MS)), []);
         assert_eq!(actions(&cores.scan(10_105 * MS)), [Action::Retake(0)]);
         assert_eq!(cores.scan(10_194 * MS).next_check_ns, 10_195 * MS);
@@ -572,7 +602,8 @@ mod tests {
     #[test]
     fn a_core_that_comes_back_is_watched_afresh() {
         let mut cores = Cores::online(1);
-        cores.table.publish_running(0, 1, MS);
+        cores.table.publish_switch(0, Some(1));
+        assert_eq!(actions(&cores.scan(MS)), []);
         assert_eq!(actions(&cores.scan(20 * MS)), [Action::Retake(0)]);
         for state in [
             CoreState::GoingOffline,
@@ -584,8 +615,9 @@ mod tests {
         assert_eq!(cores.scan(30 * MS).online_cores, 0);
         cores.table.change_state(0, CoreState::Online).unwrap();
         let first = cores.scan(200 * MS);
-        assert_eq!(actions(&first), [Action::Retake(0)]);
-        assert_eq!(first.next_check_ns, 300 * MS);
+        assert_eq!(actions(&first), []);
+        assert_eq!(first.next_check_ns, 210 * MS);
+        assert_eq!(actions(&cores.scan(210 * MS)), [Action::Retake(0)]);
     }
 
     #[test]
@@ -632,7 +664,8 @@ mod tests {
     #[test]
     fn a_state_change_between_passes_is_seen_by_the_next_pass() {
         let mut cores = Cores::online(2);
-        cores.table.publish_running(1, 7, MS);
+        cores.table.publish_switch(1, Some(7));
+        assert_eq!(actions(&cores.scan(MS)), []);
         assert_eq!(actions(&cores.scan(20 * MS)), [Action::Retake(1)]);
         for state in [
             CoreState::GoingOffline,
@@ -644,8 +677,9 @@ mod tests {
         }
         let again = cores.scan(21 * MS);
         assert_eq!(again.online_cores, 2);
+        assert_eq!(actions(&again), []);
         assert_eq!(
-            actions(&again),
+            actions(&cores.scan(31 * MS)),
             [Action::Retake(1)],
             "the new incarnation is watched afresh"
         );

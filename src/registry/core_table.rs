@@ -4,8 +4,8 @@
 //! - Each core's [`CoreState`] (and how many times it came online) sits behind the core-table
 //!   lock, an [`IrqSpinLock`] of rank [`LockRank::CoreTable`]. Every section under it is short
 //!   and bounded and takes no other lock, so the lock never waits on a scheduling lock.
-//! - What a core reports about itself (heartbeat, the task it runs and since when, the PC of its
-//!   last interrupt) and the monitor's last kick are lock-free atomics, one cache line per core,
+//! - What a core reports about itself (heartbeat, how many switches it made and the task it
+//!   runs, the PC of its last interrupt) and the monitor's last kick are lock-free atomics, one cache line per core,
 //!   written without the lock. Readers trust them only for cores the lock shows as online.
 //!
 //! A monitor pass holds the lock only to copy the set of online cores ([`OnlineSet`], a bitmap
@@ -94,14 +94,21 @@ pub struct OnlineCore {
     pub incarnation: u32,
 }
 
-/// What the running task of a core is, as the core last published it.
+/// A core's current run, as the core last published it: which switch started it and what it
+/// runs. A run's start time is not published (a switch reads no clock for the monitor): a
+/// reader that wants to know how long a run has lasted remembers when it first saw its
+/// `switches` value, as Go's sysmon remembers each P's `schedtick`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Running {
-    /// The task's id (the scheduler's `TaskId`).
-    pub task: u32,
-    /// When it was switched in, in clock nanoseconds (never 0).
-    pub since_ns: u64,
+pub struct Run {
+    /// How many switches the core has made (to a task or to its idle task). It changes exactly
+    /// when a new run starts.
+    pub switches: u64,
+    /// The task the run is of (the scheduler's `TaskId`), or `None` for the core's idle task.
+    pub task: Option<u32>,
 }
+
+/// How [`Published::running_task`] stores a run of the idle task.
+const IDLE_RUN: u32 = u32::MAX;
 
 /// One core's entry under the core-table lock.
 #[derive(Clone, Copy)]
@@ -197,15 +204,28 @@ struct States<const CORES: usize> {
 }
 
 /// What one core publishes (kept in a [`CachePadded`] so cores never write to a shared line).
-/// All zero means: no heartbeat yet, idle, never kicked, no interrupt seen.
-#[cfg_attr(loom, derive(Default))]
+/// A fresh one means: no heartbeat yet, no switch yet, idle, never kicked, no interrupt seen.
 struct Published {
     heartbeat: AtomicU64,
-    /// When the running task was switched in; 0 while the core is idle.
-    running_since_ns: AtomicU64,
+    /// How many switches the core has made; written by the core alone, after `running_task`.
+    switches: AtomicU64,
+    /// The task the core runs ([`IDLE_RUN`]: its idle task).
     running_task: AtomicU32,
     last_kick_ns: AtomicU64,
     interrupt_pc: AtomicU64,
+}
+
+#[cfg(loom)]
+impl Default for Published {
+    fn default() -> Self {
+        Self {
+            heartbeat: AtomicU64::new(0),
+            switches: AtomicU64::new(0),
+            running_task: AtomicU32::new(IDLE_RUN),
+            last_kick_ns: AtomicU64::new(0),
+            interrupt_pc: AtomicU64::new(0),
+        }
+    }
 }
 
 impl Published {
@@ -213,8 +233,8 @@ impl Published {
     const fn new() -> Self {
         Self {
             heartbeat: AtomicU64::new(0),
-            running_since_ns: AtomicU64::new(0),
-            running_task: AtomicU32::new(0),
+            switches: AtomicU64::new(0),
+            running_task: AtomicU32::new(IDLE_RUN),
             last_kick_ns: AtomicU64::new(0),
             interrupt_pc: AtomicU64::new(0),
         }
@@ -353,32 +373,27 @@ impl<const CORES: usize> CoreTable<CORES> {
         self.longest_hold_ns.load(Ordering::Relaxed)
     }
 
-    /// Called by `core` itself whenever it makes progress without switching tasks (each timer
-    /// interrupt, a yield with nobody to yield to): advances its heartbeat. A switch publishes
-    /// the new run's start time instead ([`CoreTable::publish_running`]), which the monitor
-    /// counts as progress too. Lock-free.
+    /// Called by `core` itself at each timer interrupt: advances its heartbeat. A switch
+    /// publishes a new run instead ([`CoreTable::publish_switch`]), which the monitor counts as
+    /// progress too. Lock-free.
     pub fn publish_heartbeat(&self, core: usize) {
         if let Some(published) = self.published.get(core) {
             published.heartbeat.fetch_add(1, Ordering::Release);
         }
     }
 
-    /// Called by `core` itself when it switches to `task` at `since_ns`; a `since_ns` of 0 is
-    /// recorded as 1, since 0 means idle. Lock-free.
-    pub fn publish_running(&self, core: usize, task: u32, since_ns: u64) {
+    /// Called by `core` itself, with interrupts masked, each time it switches: to `task`, or
+    /// to its idle task (`None`). Two plain stores, no clock read and no read-modify-write
+    /// (only this core writes them). Lock-free.
+    #[inline]
+    pub fn publish_switch(&self, core: usize, task: Option<u32>) {
         if let Some(published) = self.published.get(core) {
-            published.running_task.store(task, Ordering::Relaxed);
-            // Release: a reader that sees this start time also sees the task id stored above.
             published
-                .running_since_ns
-                .store(since_ns.max(1), Ordering::Release);
-        }
-    }
-
-    /// Called by `core` itself when it switches to its idle task. Lock-free.
-    pub fn publish_idle(&self, core: usize) {
-        if let Some(published) = self.published.get(core) {
-            published.running_since_ns.store(0, Ordering::Release);
+                .running_task
+                .store(task.unwrap_or(IDLE_RUN), Ordering::Relaxed);
+            let switches = published.switches.load(Ordering::Relaxed);
+            // Release: a reader that sees this count also sees the task stored above.
+            published.switches.store(switches + 1, Ordering::Release);
         }
     }
 
@@ -404,16 +419,26 @@ impl<const CORES: usize> CoreTable<CORES> {
             .map_or(0, |published| published.heartbeat.load(Ordering::Acquire))
     }
 
-    /// The task `core` runs and since when, or `None` while it is idle. Lock-free; for a core
-    /// switching at this very moment the task id may belong to the run after the start time
-    /// (a stalled core, the case the watchdog reports, does not switch).
-    pub fn running(&self, core: usize) -> Option<Running> {
-        let published = self.published.get(core)?;
-        let since_ns = published.running_since_ns.load(Ordering::Acquire);
-        (since_ns != 0).then(|| Running {
-            task: published.running_task.load(Ordering::Relaxed),
-            since_ns,
-        })
+    /// How many switches `core` has made. Lock-free.
+    #[inline]
+    pub fn switches(&self, core: usize) -> u64 {
+        self.published
+            .get(core)
+            .map_or(0, |published| published.switches.load(Ordering::Acquire))
+    }
+
+    /// `core`'s current run. Lock-free; for a core switching at this very moment the task may
+    /// belong to the run after the one `switches` counts (a stalled core, the case the
+    /// watchdog reports, does not switch).
+    pub fn run(&self, core: usize) -> Run {
+        let switches = self.switches(core);
+        let task = self.published.get(core).map_or(IDLE_RUN, |published| {
+            published.running_task.load(Ordering::Relaxed)
+        });
+        Run {
+            switches,
+            task: (task != IDLE_RUN).then_some(task),
+        }
     }
 
     /// When the monitor last kicked `core` (0: never). Lock-free.
@@ -482,7 +507,7 @@ impl<const CORES: usize> Drop for CoreTableGuard<'_, CORES> {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::{CoreState, CoreTable, OnlineCore, OnlineSet, Running, StateError};
+    use super::{CoreState, CoreTable, OnlineCore, OnlineSet, Run, StateError};
     use crate::registry::test_clock;
 
     fn table_with(states: &[CoreState]) -> CoreTable<4> {
@@ -600,27 +625,31 @@ mod tests {
     #[test]
     fn published_fields_round_trip_and_ignore_unknown_cores() {
         let table = CoreTable::<2>::new(test_clock::now);
-        assert_eq!(table.running(1), None);
+        let idle = |switches| Run {
+            switches,
+            task: None,
+        };
+        assert_eq!(table.run(1), idle(0));
         table.publish_heartbeat(1);
         table.publish_heartbeat(1);
-        table.publish_running(1, 7, 0);
+        table.publish_switch(1, Some(7));
         table.publish_interrupt_pc(1, 0x4008_0000);
         table.record_kick(1, 55);
         assert_eq!(table.heartbeat(1), 2);
         assert_eq!(
-            table.running(1),
-            Some(Running {
-                task: 7,
-                since_ns: 1
-            })
+            table.run(1),
+            Run {
+                switches: 1,
+                task: Some(7)
+            }
         );
         assert_eq!(table.interrupt_pc(1), 0x4008_0000);
         assert_eq!(table.last_kick_ns(1), 55);
-        table.publish_idle(1);
-        assert_eq!(table.running(1), None);
+        table.publish_switch(1, None);
+        assert_eq!(table.run(1), idle(2));
         table.publish_heartbeat(2);
-        table.publish_running(2, 1, 1);
-        assert_eq!((table.heartbeat(2), table.running(2)), (0, None));
+        table.publish_switch(2, Some(1));
+        assert_eq!((table.heartbeat(2), table.run(2)), (0, idle(0)));
         assert_eq!(table.heartbeat(0), 0);
     }
 

@@ -3,8 +3,8 @@
 //! and the interrupt path publish here; the monitor only reads.
 //!
 //! - [`CoreTable`]: each core's [`CoreState`] (the single truth for "online") and incarnation
-//!   behind the core-table lock, plus what each core publishes lock-free (heartbeat, running
-//!   task and since when, PC at its last interrupt).
+//!   behind the core-table lock, plus what each core publishes lock-free (heartbeat, its switch
+//!   count and running task, PC at its last interrupt).
 //! - `CORE_TABLE`: the kernel's table, on the board.
 
 mod core_table;
@@ -28,7 +28,7 @@ pub(crate) mod test_clock {
 }
 
 pub use core_table::{
-    CoreState, CoreTable, CoreTableGuard, OnlineCore, OnlineCores, OnlineSet, Running, StateError,
+    CoreState, CoreTable, CoreTableGuard, OnlineCore, OnlineCores, OnlineSet, Run, StateError,
 };
 
 /// Every core's entry: state (behind the core-table lock) and what it publishes lock-free.

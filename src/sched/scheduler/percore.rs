@@ -27,7 +27,9 @@ pub(super) struct CoreSched {
     /// Asked to go offline (hotplug): run nothing more, hand everything over, power off.
     pub(super) going_offline: AtomicBool,
     pub(super) random: AtomicU64,
-    pub(super) switches: AtomicU64,
+    /// The core's switch count (published in the core registry) when its current slice
+    /// started: the tick compares it to tell whether the run it ends had the whole slice.
+    pub(super) slice_switches: AtomicU64,
     pub(super) preemptions: AtomicU64,
     pub(super) steals: AtomicU64,
 }
@@ -44,7 +46,7 @@ impl CoreSched {
             idle: AtomicBool::new(false),
             going_offline: AtomicBool::new(false),
             random: AtomicU64::new(0),
-            switches: AtomicU64::new(0),
+            slice_switches: AtomicU64::new(0),
             preemptions: AtomicU64::new(0),
             steals: AtomicU64::new(0),
         }

@@ -26,7 +26,7 @@ pub fn report_cores(out: &mut impl core::fmt::Write) {
             out,
             "  core {core}: running {name} (task {current}), {queued} queued ({} stealable), {} switches, {} preemptions, {} steals, idle flag {}",
             state.movable.load(Ordering::Relaxed),
-            state.switches.load(Ordering::Relaxed),
+            crate::registry::CORE_TABLE.switches(core),
             state.preemptions.load(Ordering::Relaxed),
             state.steals.load(Ordering::Relaxed),
             state.idle.load(Ordering::Relaxed)

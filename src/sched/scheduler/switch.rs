@@ -51,41 +51,65 @@ pub fn schedule() {
         pick_next(core, requeue.then_some(previous)).unwrap_or(idle)
     };
     if next == previous {
-        // Nobody else to run: the same task goes on, with a fresh slice.
+        // Nobody else to run: the same task goes on, in the slice it had, or a new one if a
+        // reschedule ended that.
         task(next).set_state(State::Running);
-        set_slice_end(core, next == idle, arch::now_ns());
-        crate::registry::CORE_TABLE.publish_heartbeat(core);
+        if next != idle {
+            keep_a_slice(core);
+        }
         return;
     }
     switch_to(core, previous, next, next == idle);
 }
 
-/// Starts `next` (the core's idle task if `idle`) on `core`: its time slice (none for the idle
-/// task: tickless idle) and the monitor's record of what the core runs since when. The clock is
-/// read once for both. No heartbeat: the monitor counts a run's new start time as progress
-/// already.
+/// Starts the run of `next` (the core's idle task if `idle`) on `core`, the calling core with
+/// interrupts masked: publishes the switch for the monitor (a count and the task; the monitor
+/// times runs itself, so no clock is read for it) and makes sure a task has a slice (the idle
+/// task has none: tickless idle).
 pub(super) fn start_run(core: usize, next: TaskId, idle: bool) {
-    let now = if idle { 0 } else { arch::now_ns() };
-    set_slice_end(core, idle, now);
-    let table = &crate::registry::CORE_TABLE;
+    crate::registry::CORE_TABLE.publish_switch(core, (!idle).then_some(next));
     if idle {
-        table.publish_idle(core);
+        crate::timer::cancel_tick(core);
     } else {
-        table.publish_running(core, next, now);
+        keep_a_slice(core);
     }
 }
 
-/// Ends the time slice of `core` (the calling core, interrupts masked) one slice after `now`,
-/// or never for the idle task. The slice's end is the core's tick deadline, and kept nowhere
-/// else: the timer interrupt preempts when it has passed. The hardware timer is reprogrammed
-/// only if the deadline moved earlier (after idling or a reschedule), not between two slices.
-pub(super) fn set_slice_end(core: usize, idle: bool, now: u64) {
-    let slice_end = if idle {
-        NO_DEADLINE
+/// Gives `core` (the calling core, interrupts masked) a time slice if it has none (after
+/// idling, or a reschedule that cancelled the last one). A switch from one task to another
+/// keeps the slice running, with no clock read: its end, the tick, grants a run that started
+/// during the slice a new slice from there (see [`end_slice`]).
+fn keep_a_slice(core: usize) {
+    if crate::timer::tick_deadline(core) == NO_DEADLINE {
+        start_slice(core, arch::now_ns());
+    }
+}
+
+/// Starts a slice on `core` (the calling core, interrupts masked) at `now`, for the run the
+/// core's switch count names. The slice's end is the core's tick deadline, and kept nowhere
+/// else. The hardware timer is reprogrammed only if the deadline moved earlier (when the core
+/// had no slice), not when one slice follows another.
+fn start_slice(core: usize, now: u64) {
+    let switches = crate::registry::CORE_TABLE.switches(core);
+    CORES[core]
+        .slice_switches
+        .store(switches, Ordering::Relaxed);
+    let end = now.saturating_add(SLICE_NS.load(Ordering::Relaxed));
+    crate::timer::set_tick_deadline_here(core, end);
+}
+
+/// The tick at the end of `core`'s slice (the calling core, in its timer interrupt). A run
+/// that had the whole slice is preempted at the interrupt's return. If the core switched
+/// during the slice, the run now on it started after the slice did, so it gets a new slice
+/// from `now` instead: every run gets at least one slice and at most two before the tick
+/// preempts it (Linux's tick checks a run's length the same way, at tick granularity).
+fn end_slice(core: usize, now: u64) {
+    let switches = crate::registry::CORE_TABLE.switches(core);
+    if switches == CORES[core].slice_switches.load(Ordering::Relaxed) {
+        set_need_resched(core);
     } else {
-        now.saturating_add(SLICE_NS.load(Ordering::Relaxed))
-    };
-    crate::timer::set_tick_deadline_here(core, slice_end);
+        start_slice(core, now);
+    }
 }
 
 /// Asks `core` to reschedule at its next interrupt return. Its timer need not fire for the old
@@ -141,9 +165,6 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId, idle: bool)
     state.current.store(next, Ordering::Relaxed);
     start_run(core, next, idle);
     crate::trace::record!(switch(next, incoming.name()));
-    // This core alone writes its `switches`: a plain store, no read-modify-write.
-    let switches = state.switches.load(Ordering::Relaxed);
-    state.switches.store(switches + 1, Ordering::Relaxed);
     arch::set_stack_guard(incoming.guard_page());
     let outgoing = task(previous);
     // IRQs are masked (the caller's contract); `next` is off every core (waited for above)
@@ -161,8 +182,8 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId, idle: bool)
 }
 
 /// Runs on the incoming task right after every switch, with interrupts still masked:
-/// releases `previous`, the task the switch came from, if it exited. (The new slice's timer
-/// was programmed before the switch, by `start_run`.)
+/// releases `previous`, the task the switch came from, if it exited. (A new slice's timer was
+/// programmed before the switch, by `start_run`.)
 #[inline(always)]
 fn finish_switch(previous: TaskId) {
     if task(previous).state() == State::Exited {
@@ -171,14 +192,14 @@ fn finish_switch(previous: TaskId) {
 }
 
 /// The handler of each core's generic-timer interrupt, where the tick policy lives: the timer
-/// service fires what is due, a task whose slice ended is preempted at the interrupt's return,
-/// and the timer is programmed for what comes next.
+/// service fires what is due, the slice that ended is dealt with ([`end_slice`]), and the
+/// timer is programmed for what comes next.
 pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
     let core = arch::core_id();
     crate::registry::CORE_TABLE.publish_heartbeat(core);
     let now = crate::timer::expire_this_core();
     if now >= crate::timer::tick_deadline(core) {
-        set_need_resched(core);
+        end_slice(core, now);
     }
     crate::timer::reprogram_this_core();
 }
