@@ -78,7 +78,7 @@ pub(super) fn start_run(core: usize, next: TaskId, idle: bool) {
 /// Gives `core` (the calling core, interrupts masked) a time slice if it has none (after
 /// idling, or a reschedule that cancelled the last one). A switch from one task to another
 /// keeps the slice running, with no clock read: its end, the tick, grants a run that started
-/// during the slice a new slice from there (see [`end_slice`]).
+/// during the slice a new slice from there (see `end_slice`).
 fn keep_a_slice(core: usize) {
     if crate::timer::tick_deadline(core) == NO_DEADLINE {
         start_slice(core, arch::now_ns());
@@ -192,7 +192,7 @@ fn finish_switch(previous: TaskId) {
 }
 
 /// The handler of each core's generic-timer interrupt, where the tick policy lives: the timer
-/// service fires what is due, the slice that ended is dealt with ([`end_slice`]), and the
+/// service fires what is due, the slice that ended is dealt with (`end_slice`), and the
 /// timer is programmed for what comes next.
 pub fn handle_timer_interrupt(_intid: arm_gic::IntId) {
     let core = arch::core_id();
