@@ -1,8 +1,10 @@
 //! Scheduling: tasks (kernel threads) on per-core run queues, with blocking primitives.
 //!
-//! The portable parts, unit-tested on the host, are `runqueue` (a core's fixed-capacity FIFO
-//! with steal-half) and `balance` (victim order, how much to steal, when to wake an idle
-//! core). On the board, `scheduler` is the scheduler itself, `task` the task table and
+//! The portable parts, unit-tested on the host, are `ring` (a core's lock-free run queue: the
+//! owner pushes and pops, thieves take half), `inbox` (the lock-free list other cores push a
+//! core's woken tasks on), both with loom models, `runqueue` (the fixed-capacity FIFO of the
+//! global queue) and `balance` (victim order, how much to steal, when to wake an idle core).
+//! On the board, `scheduler` is the scheduler itself, `task` the task table and
 //! `wait` the wait queue with the event, semaphore and mutex built on it.
 //!
 //! The API a kernel user sees:
@@ -13,6 +15,8 @@
 //!   running into one is an `Err` the caller sees.
 
 pub mod balance;
+pub mod inbox;
+pub mod ring;
 pub mod runqueue;
 
 #[cfg(target_os = "none")]

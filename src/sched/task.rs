@@ -66,6 +66,8 @@ pub struct Task {
     pub(super) last_core: AtomicUsize,
     /// The intrusive link of the wait queue the task is blocked on.
     pub(super) wait_next: AtomicU32,
+    /// The intrusive link of the core inbox the task waits in once woken (`sched::inbox`).
+    pub(super) inbox_next: AtomicU32,
     pub(super) saved_sp: UnsafeCell<usize>,
     /// Read by any core (reports) while a reused slot gets its new name.
     name: SharedStr,
@@ -98,6 +100,7 @@ impl Task {
             affinity: AtomicUsize::new(ANY_CORE),
             last_core: AtomicUsize::new(0),
             wait_next: AtomicU32::new(NO_TASK),
+            inbox_next: AtomicU32::new(NO_TASK),
             saved_sp: UnsafeCell::new(0),
             name: SharedStr::new(""),
             body: UnsafeCell::new(None),

@@ -20,7 +20,7 @@ pub enum Site {
     Switch,
     /// A wake-up, before the task's state changes.
     Wake,
-    /// A run-queue push, between the push and publishing the queue's new length.
+    /// Making a task runnable, between putting it on a ring or an inbox and telling its core.
     Publish,
     /// Arming a timer, before its core's timer queue is locked.
     TimerArm,

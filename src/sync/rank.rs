@@ -22,9 +22,10 @@
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LockRank {
-    /// A blocking primitive's wait list. Outermost, because waking a waiter pushes it onto a
-    /// run queue (and may touch the global idle-core set to wake a core), so the wait-list
-    /// lock is held while every scheduling lock below it is taken.
+    /// A blocking primitive's wait list. Outermost, because waking a waiter makes it runnable
+    /// (on a lock-free ring or inbox, or the global queue when a core's ring is full) and may
+    /// take the global lock to claim an idle core, so the wait-list lock is held while every
+    /// scheduling lock below it is taken.
     WaitQueue = 0,
     /// One core's armed timers. Go 1.14 readied goroutines from its timer path while holding
     /// the P's timer lock, so a timer-queue lock may be held when the global scheduler lock is
@@ -32,12 +33,16 @@ pub enum LockRank {
     /// the 2019 `sysmon` deadlock. coresched's own timer path releases the timer-queue lock
     /// before firing, so it does not even rely on this nesting.
     TimerQueue = 1,
-    /// The global run queue and the idle-core set. Below the timer queues (see
-    /// [`LockRank::TimerQueue`]) and above the per-core run queues, so work can move from the
-    /// global queue onto a core's queue while the global lock is held.
+    /// The global run queue and the claiming of idle cores. Below the timer queues (see
+    /// [`LockRank::TimerQueue`]). The kernel takes no scheduling lock under it: the per-core
+    /// run queues are lock-free, and a task leaves the global queue before it goes onto one.
     GlobalSched = 2,
-    /// One core's run queue. Taken under the global scheduler lock when work is handed to a
-    /// core; two run queues never nest (same rank), so balancing takes them one at a time.
+    /// A run-queue lock, which may be taken under the global scheduler lock; two never nest
+    /// (same rank). The kernel's own per-core run queues have no lock any more: each is a ring
+    /// only its core pushes and pops and thieves take half of with a compare-and-swap, and
+    /// other cores put the tasks they make runnable on the core's inbox
+    /// (`sched::ring`, `sched::inbox`, with loom models of both). The monitor's loom model of
+    /// the 2019 lock protocol still models a core's queue as a lock of this rank.
     RunQueue = 3,
     /// The core table: which cores exist, are up, and their published deadlines. The monitor
     /// reads deadlines under this lock and takes nothing else, so it sits below every

@@ -2,15 +2,27 @@
 //! `wakep`), and the idle loop, which waits in WFI with its timer disarmed unless a timer is
 //! due (tickless).
 //!
-//! No wake-up is lost. Whoever makes work runnable first publishes it and then looks for an idle
-//! core: it stores the queue's length (and, for work other cores may take, adds the queue's
-//! core to the stealable set and counts it in `queues::STEALABLE_CORES`), then reads the core's
-//! `idle` flag (the SGI in `notify`) or the idle-core count (`wake_idle_core`). A core going idle does the mirror
-//! image: it stores its `idle` flag and joins the idle set, then reads its own queue's length,
-//! the global queue's counts of tasks it may run and the stealable count (`has_work`). Every one of these accesses is
+//! No wake-up is lost. Whoever makes work runnable first makes it visible and then looks for an
+//! idle core:
+//! - for another core, it pushes the task on that core's inbox (a sequentially consistent
+//!   compare-and-swap, `sched::inbox`) and then reads that core's `idle` flag (the SGI in
+//!   `notify`);
+//! - for work any core may take, on its own ring, it counts the task stealable (adding its core
+//!   to the stealable set and counting it in `queues::STEALABLE_CORES` when the count leaves 0)
+//!   and then reads the idle-core count (`wake_idle_core`);
+//! - for the global queue, it counts the task there (`queues::global_has_work_for`) and then
+//!   does one of the above.
+//!
+//! A core going idle does the mirror image: it stores its `idle` flag and joins the idle set,
+//! then reads its inbox, the global queue's counts of tasks it may run and the stealable count
+//! (`has_work`). Its own ring and urgent slot need no check: only the core itself fills them,
+//! and it found them empty with interrupts masked since. Every one of these accesses is
 //! sequentially consistent, so in their single total order one side's store comes before the
 //! other side's read: either the idle core sees the work and does not sleep, or the waker sees
-//! the core idle and wakes it (or a core that is looking for work, as Go's `wakep` does).
+//! the core idle and wakes it (or a core that is looking for work, as Go's `wakep` does, which
+//! checks again before it sleeps). A thief that empties a ring while its owner queues another
+//! movable task can leave the stealable count at 0 for a moment while the task is there; the
+//! thief puts it back and then wakes an idle core itself (`queues::settle_stealable`).
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -78,11 +90,11 @@ pub(super) fn claim_idle_core() -> Option<usize> {
     Some(core)
 }
 
-/// Whether `core`, having announced itself idle, has anything to run: work on its own queue or
-/// the global queue, or a core with work to steal. Three words at any core count; the reads
-/// pair with the waker's stores as the module comment explains.
+/// Whether `core`, having announced itself idle, has anything to run: tasks other cores left in
+/// its inbox, work in the global queue it may run, or a core with work to steal. Three words at
+/// any core count; the reads pair with the waker's stores as the module comment explains.
 pub(super) fn has_work(core: usize) -> bool {
-    CORES[core].queued.load(Ordering::SeqCst) > 0
+    !CORES[core].inbox.is_empty()
         || global_has_work_for(core)
         || STEALABLE_CORES.load(Ordering::SeqCst) > 0
 }

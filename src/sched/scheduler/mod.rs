@@ -1,10 +1,10 @@
 //! The per-core scheduler: run queues, the switch, preemption, stealing, idle and wake-up.
 //!
-//! Each core owns a run queue (rank `RunQueue`) that only it pops in the common case; thieves
-//! take half of it when they run dry. New and woken work goes to a core's own queue; the global
-//! queue (rank `GlobalSched`, with the idle-core set) takes overflow. A core with nothing to run
-//! waits in WFI with its timer disarmed unless a timer is due (tickless), and is woken by an
-//! SGI only when it is idle.
+//! Each core owns a run queue that only it pushes and pops, without a lock (a ring that thieves
+//! take half of with a compare-and-swap when they run dry), and an inbox other cores push the
+//! tasks they make runnable for it on. The global queue (rank `GlobalSched`, with the idle-core
+//! set) takes overflow. A core with nothing to run waits in WFI with its timer disarmed unless
+//! a timer is due (tickless), and is woken by an SGI only when it is idle.
 
 mod coreset;
 mod idle;

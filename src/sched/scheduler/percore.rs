@@ -3,20 +3,26 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use super::queues::CoreRunQueue;
+use super::queues::RUN_QUEUE_CAPACITY;
 use super::switch::start_run;
 use super::task::{NO_TASK, TaskId, task};
 use crate::MAX_CORES;
 use crate::arch;
-use crate::sync::{CachePadded, IrqSpinLock, LockRank};
+use crate::sched::inbox::Inbox;
+use crate::sched::ring::Ring;
+use crate::sync::CachePadded;
 
 /// One core's scheduler state, kept in a [`CachePadded`] (the owner writes it on every
 /// switch; other cores read the hints).
 pub(super) struct CoreSched {
-    pub(super) run_queue: IrqSpinLock<CoreRunQueue>,
-    /// The run queue's length, and how many of its tasks may be stolen, as of its last change:
-    /// lock-free hints for idle cores and thieves.
-    pub(super) queued: AtomicUsize,
+    /// The run queue: only this core pushes and pops, other cores steal (`queues.rs`).
+    pub(super) ring: Ring<RUN_QUEUE_CAPACITY>,
+    /// An urgent task that runs before the ring's (only this core touches it; `NO_TASK`: none).
+    pub(super) urgent: AtomicU32,
+    /// Tasks other cores made runnable for this core, pushed without a lock; this core moves
+    /// them onto its run queue when it next picks a task.
+    pub(super) inbox: Inbox,
+    /// How many of the ring's tasks may be stolen (never fewer than thieves can take).
     pub(super) movable: AtomicUsize,
     pub(super) current: AtomicU32,
     pub(super) idle_task: AtomicU32,
@@ -37,8 +43,9 @@ pub(super) struct CoreSched {
 impl CoreSched {
     pub(super) const fn new() -> Self {
         Self {
-            run_queue: IrqSpinLock::new(LockRank::RunQueue, CoreRunQueue::new()),
-            queued: AtomicUsize::new(0),
+            ring: Ring::new(),
+            urgent: AtomicU32::new(NO_TASK),
+            inbox: Inbox::new(),
             movable: AtomicUsize::new(0),
             current: AtomicU32::new(NO_TASK),
             idle_task: AtomicU32::new(NO_TASK),
@@ -87,7 +94,7 @@ pub fn start_scheduling_here(current: TaskId, idle: TaskId) {
         .store(0x9e37_79b9_7f4a_7c15 ^ (core as u64 + 1), Ordering::Relaxed);
     state.idle_task.store(idle, Ordering::Relaxed);
     state.going_offline.store(false, Ordering::Relaxed);
-    state.run_queue.lock().closed = false;
+    state.inbox.reopen();
     state.current.store(current, Ordering::Release);
     start_run(core, current, current == idle);
     arch::set_stack_guard(task(current).guard_page());

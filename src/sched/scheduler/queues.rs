@@ -1,73 +1,206 @@
-//! Where runnable tasks wait: each core's run queue (rank `RunQueue`), which only its owner
-//! pops in the common case, and the global queue (rank `GlobalSched`), which takes what a full
-//! core queue cannot hold and has room for every task, so a wake-up is never lost. Also the
-//! hand-over of a departing core's queue.
+//! Where runnable tasks wait, and how a task gets there: each core's run queue, a lock-free
+//! ring that only its owner pushes and pops and that other cores steal from (`sched::ring`),
+//! with an urgent slot ahead of it; each core's lock-free inbox of tasks other cores made
+//! runnable for it (`sched::inbox`); the stealable set that thieves and idle cores read; and the
+//! global queue (rank `GlobalSched`), which takes what a full ring cannot hold and has room for
+//! every task, so a wake-up is never lost. Also the hand-over of a departing core's queues.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+use heapless::Vec;
 
 use super::coreset::CoreSet;
 use super::idle::notify;
 use super::percore::CORES;
 use super::switch::request_reschedule;
-use super::task::{Affinity, TaskId, task};
+use super::task::{Affinity, NO_TASK, TaskId, task};
+use crate::arch;
+use crate::sched::balance::steal_count;
+use crate::sched::inbox::Links;
 use crate::sched::runqueue::RunQueue;
 use crate::sync::{IrqSpinLock, LockRank};
 
-/// Runnable tasks each core's own queue holds; more go to the global queue.
+/// Runnable tasks each core's own ring holds (a power of two); more go to the global queue.
 pub const RUN_QUEUE_CAPACITY: usize = 512;
 /// Runnable tasks the global queue holds: every task there can be, so it never overflows and
 /// a wake-up is never lost.
 pub const GLOBAL_QUEUE_CAPACITY: usize = super::task::MAX_TASKS;
 
-/// A core's run queue, counting the tasks in it that other cores may steal.
-pub(super) struct CoreRunQueue {
-    pub(super) tasks: RunQueue<TaskId, RUN_QUEUE_CAPACITY>,
-    pub(super) movable: usize,
-    /// The core is going offline: pushes are refused and go elsewhere.
-    pub(super) closed: bool,
-}
+/// The most tasks one steal takes: half of a full ring, rounded up.
+pub(super) const STEAL_MAX: usize = RUN_QUEUE_CAPACITY / 2 + 1;
 
 pub(super) fn is_movable(id: TaskId) -> bool {
     task(id).affinity() == Affinity::Any
 }
 
-impl CoreRunQueue {
-    pub(super) const fn new() -> Self {
-        Self {
-            tasks: RunQueue::new(),
-            movable: 0,
-            closed: false,
-        }
-    }
+/// The cores whose rings hold tasks other cores may steal: `core` is a member while its
+/// `movable` count is above 0 (see [`settle_stealable`]). Thieves find victims here in a few
+/// words at any core count, instead of visiting every core.
+pub(super) static STEALABLE: CoreSet = CoreSet::new();
 
-    /// Queues `id` at the back, or at the front when `ahead` (an urgent task waking up).
-    pub(super) fn push(&mut self, id: TaskId, ahead: bool) -> Result<(), TaskId> {
-        if self.closed {
-            return Err(id);
-        }
-        if ahead {
-            self.tasks.push_front(id)?;
+/// How many cores are in [`STEALABLE`], counted after each one joins and after it leaves: the
+/// one word that a core about to sleep, or about to look for a victim, reads first.
+pub(super) static STEALABLE_CORES: AtomicUsize = AtomicUsize::new(0);
+
+/// Moves `core`'s stealable count by `delta` (a task that may move joined its ring, or left
+/// it), and its place in the stealable set with it when the count passes 0. The owner raises the
+/// count before a task becomes stealable, or before the switch that makes it so ends; the owner
+/// or a thief lowers it after tasks left, so the count is never below what thieves can take.
+/// Sequentially consistent, pairing with `idle` as `idle.rs` explains.
+fn count_stealable(core: usize, delta: isize) {
+    let count = &CORES[core].movable;
+    let size = delta.unsigned_abs();
+    let passed_zero = if delta > 0 {
+        count.fetch_add(size, Ordering::SeqCst) == 0
+    } else {
+        count.fetch_sub(size, Ordering::SeqCst) == size
+    };
+    if passed_zero {
+        settle_stealable(core);
+    }
+}
+
+/// Makes `core`'s membership of the stealable set agree with its count, after the count passed
+/// 0. The owner raises the count while a thief may lower it to 0, each then changing the set;
+/// so each rereads the count after changing the set and goes again if it no longer agrees. The
+/// last change of the set is then made by a core that read the count after its last change:
+/// once both are done, the set agrees with the count.
+///
+/// A thief's removal can race the owner's raise: the owner finds the core still a member and
+/// leaves the set alone, then the thief removes it, rereads, and puts it back. In between,
+/// [`STEALABLE_CORES`] may read 0 while a task can be stolen; the thief then wakes an idle core
+/// as every successful steal does, after its own addition (see `steal`), so the window does not
+/// lose a wake-up.
+fn settle_stealable(core: usize) {
+    loop {
+        let stealable = CORES[core].movable.load(Ordering::SeqCst) > 0;
+        let changed = if stealable {
+            let joined = STEALABLE.insert(core);
+            if joined {
+                STEALABLE_CORES.fetch_add(1, Ordering::SeqCst);
+            }
+            joined
         } else {
-            self.tasks.push(id)?;
+            let left = STEALABLE.remove(core);
+            if left {
+                STEALABLE_CORES.fetch_sub(1, Ordering::SeqCst);
+            }
+            left
+        };
+        if !changed || (CORES[core].movable.load(Ordering::SeqCst) > 0) == stealable {
+            return;
         }
-        self.movable += usize::from(is_movable(id));
-        Ok(())
     }
+}
 
-    pub(super) fn pop(&mut self) -> Option<TaskId> {
-        let id = self.tasks.pop()?;
-        self.movable -= usize::from(is_movable(id));
-        Some(id)
+/// The owning core's push onto its own run queue (interrupts masked: nothing else of the owner
+/// runs meanwhile): into the urgent slot, ahead of the ring, if `ahead` (an urgent task waking
+/// up) and the slot is free; else at the ring's back. Gives `id` back in `Err` when the ring is
+/// full.
+pub(super) fn push_own(core: usize, id: TaskId, ahead: bool) -> Result<(), TaskId> {
+    let state = &CORES[core];
+    if ahead && state.urgent.load(Ordering::Relaxed) == NO_TASK {
+        state.urgent.store(id, Ordering::Relaxed);
+        return Ok(());
     }
+    let movable = is_movable(id);
+    if movable {
+        // Before the task can be stolen: the count never falls below what thieves take.
+        count_stealable(core, 1);
+    }
+    state.ring.push(id).inspect_err(|_| {
+        if movable {
+            count_stealable(core, -1);
+        }
+    })
+}
 
-    /// Gives a thief about half of the movable tasks. Never one still on a core: the core
-    /// switching away from it could itself be waiting, with interrupts masked, for a task this
-    /// thief's core is switching away from (two cores stealing each other's just-woken tasks
-    /// deadlocked that way). The owner runs it instead, or a later steal takes it.
-    pub(super) fn steal_half(&mut self, sink: impl FnMut(TaskId) -> Result<(), TaskId>) {
-        self.movable -= self
-            .tasks
-            .steal_half(sink, |id| is_movable(*id) && !task(*id).is_on_core());
+/// The owning core's turn at its own run queue (interrupts masked), for a switch or a hand-over:
+/// takes the next task, the urgent slot's or else the ring's oldest, and queues `stopped` (the
+/// task the core stops running, if it goes on being runnable) at the ring's back, urgent or
+/// not. With nothing queued it gives `stopped` back, to go on, and changes nothing.
+///
+/// The stealable count moves once, by the difference: a switch between two movable tasks does
+/// not touch it. `stopped` is still on this core until the switch ends, so no thief takes it
+/// before it is counted.
+#[inline]
+pub(super) fn next_own(core: usize, stopped: Option<TaskId>) -> Option<TaskId> {
+    let state = &CORES[core];
+    let urgent = state.urgent.load(Ordering::Relaxed);
+    let (next, mut delta) = if urgent != NO_TASK {
+        state.urgent.store(NO_TASK, Ordering::Relaxed);
+        (urgent, 0)
+    } else {
+        let Some(next) = state.ring.pop() else {
+            return stopped;
+        };
+        (next, -isize::from(is_movable(next)))
+    };
+    if let Some(id) = stopped {
+        // A pop from the ring left room; a take from the urgent slot may not have.
+        match state.ring.push(id) {
+            Ok(()) => delta += isize::from(is_movable(id)),
+            Err(id) => push_global(id),
+        }
+    }
+    if delta != 0 {
+        count_stealable(core, delta);
+    }
+    Some(next)
+}
+
+/// How many tasks wait on `core`'s run queue (a snapshot, for reports).
+pub(super) fn queued(core: usize) -> usize {
+    let state = &CORES[core];
+    state.ring.len() + usize::from(state.urgent.load(Ordering::Relaxed) != NO_TASK)
+}
+
+/// A thief's take from `victim`'s ring: the older half (Go's `runqgrab`), up to the first task
+/// still switching out on its core. The movable tasks go into `loot`; tasks pinned to `victim`
+/// go straight back to it, through its inbox. Returns how many went into `loot`.
+///
+/// Never a task still on a core: the core switching away from it could itself be waiting, with
+/// interrupts masked, for a task this thief's core is switching away from (two cores stealing
+/// each other's just-woken tasks deadlocked that way). Only the owner's newest task can be one
+/// (a switch queues the stopped task last and ends before the owner queues another), so the
+/// steal stops there; the owner runs it, or a later steal takes it.
+pub(super) fn steal_from(victim: usize, loot: &mut Vec<TaskId, STEAL_MAX>) -> usize {
+    let mut movable = 0;
+    CORES[victim].ring.steal(
+        steal_count,
+        |id| task(id).is_on_core(),
+        |id| {
+            if is_movable(id) {
+                movable += 1;
+                // Cannot fail: a steal takes at most half of a ring, rounded up.
+                let _ = loot.push(id);
+            } else {
+                give_back(victim, id);
+            }
+        },
+    );
+    if movable > 0 {
+        count_stealable(victim, -(movable as isize));
+    }
+    movable
+}
+
+/// Returns `id`, pinned to `victim` and taken off its ring by a steal, to `victim` through its
+/// inbox (an SGI wakes it if it went idle meanwhile). A victim going offline has closed its
+/// inbox: the task goes to the heir then.
+fn give_back(victim: usize, id: TaskId) {
+    match CORES[victim].inbox.push(id, &TaskLinks) {
+        Ok(()) => notify(victim, false),
+        Err(id) => adopt_from_offline_core(victim, id),
+    }
+}
+
+/// Where the inbox finds a task's link: the task table.
+pub(super) struct TaskLinks;
+
+impl Links for TaskLinks {
+    fn link(&self, id: u32) -> &AtomicU32 {
+        &task(id).inbox_next
     }
 }
 
@@ -92,62 +225,76 @@ static GLOBAL_MOVABLE: AtomicUsize = AtomicUsize::new(0);
 static GLOBAL_PINNED: [AtomicUsize; crate::MAX_CORES] =
     [const { AtomicUsize::new(0) }; crate::MAX_CORES];
 
-/// The cores whose run queues hold tasks other cores may steal: `core` is a member exactly
-/// while its published `movable` count is above 0. Thieves find victims here in a few words at
-/// any core count, instead of visiting every core.
-pub(super) static STEALABLE: CoreSet = CoreSet::new();
-
-/// How many cores are in [`STEALABLE`], counted after each one joins and before it leaves: the
-/// one word that a core about to sleep, or about to look for a victim, reads first.
-pub(super) static STEALABLE_CORES: AtomicUsize = AtomicUsize::new(0);
-
-/// Publishes `core`'s queue: its length, and its place in the stealable set. Call with `core`'s
-/// run-queue lock held, so each core's publications (and its set membership) change in the
-/// order of its queue's changes. Sequentially consistent, pairing with `idle` as `idle.rs`
-/// explains: a waker stores the new length (and counts its core stealable) and then reads
-/// `idle`, an idle core stores `idle` and then reads the lengths and the stealable count, so at
-/// least one of them sees the other and the work is never slept on. The per-core stealable
-/// count itself is for reports.
-pub(super) fn publish_queued(core: usize, queue: &CoreRunQueue) {
-    let state = &CORES[core];
-    // Only the lock holder writes the count, so this reads the last count published.
-    let was = state.movable.load(Ordering::Relaxed);
-    if was != queue.movable {
-        state.movable.store(queue.movable, Ordering::Relaxed);
-        if was == 0 {
-            STEALABLE.insert(core);
-            STEALABLE_CORES.fetch_add(1, Ordering::SeqCst);
-        } else if queue.movable == 0 {
-            STEALABLE_CORES.fetch_sub(1, Ordering::SeqCst);
-            STEALABLE.remove(core);
-        }
-    }
-    state.queued.store(queue.tasks.len(), Ordering::SeqCst);
-}
-
-/// Puts `id` on `core`'s run queue, or on the global queue when that one is full (the global
-/// queue has room for every task, so this cannot fail), and tells `core` about it.
+/// Makes `id` runnable for `core` and tells `core` about it, without a lock unless a ring is
+/// full (the task then goes to the global queue, which has room for every task, so this cannot
+/// fail):
+///
+/// - for the calling core itself: its own run queue;
+/// - a task pinned to another core, or for another core that is idle: that core's inbox, which
+///   it empties onto its run queue when it next picks a task (an SGI wakes it if it is idle);
+/// - a task that may run anywhere, for another core that is busy: the calling core's own run
+///   queue, where idle cores can steal it at once (Go's `ready` puts it on the waker's queue
+///   too), and an idle core is woken.
 pub fn enqueue(core: usize, id: TaskId) {
-    let (pushed, closed) = {
-        let mut queue = CORES[core].run_queue.lock();
-        let pushed = queue.push(id, task(id).is_urgent()).is_ok();
-        crate::sync::perturb::point(crate::sync::perturb::Site::Publish);
-        publish_queued(core, &queue);
-        (pushed, queue.closed)
+    // Masked, so the core id stays this core's and the owner's push is not interleaved with
+    // another push or pop of an interrupt handler on this core.
+    let interrupts = arch::irq_save_disable();
+    let here = arch::core_id();
+    let movable = is_movable(id);
+    let target = if core == here
+        || (movable
+            && !CORES[core].idle.load(Ordering::SeqCst)
+            && !CORES[here].going_offline.load(Ordering::Relaxed))
+    {
+        if let Err(id) = push_own(here, id, task(id).is_urgent()) {
+            push_global(id);
+        }
+        Some(here)
+    } else {
+        // The push is sequentially consistent, and `notify` reads the idle flag after it.
+        match CORES[core].inbox.push(id, &TaskLinks) {
+            Ok(()) => Some(core),
+            Err(id) => {
+                // The core is going offline and has closed its inbox.
+                adopt_from_offline_core(core, id);
+                None
+            }
+        }
     };
-    if closed {
-        // The core is going offline: the task goes where its work is being moved.
-        return adopt_from_offline_core(core, id);
-    }
-    if !pushed {
-        push_global(id);
-    }
+    arch::irq_restore(interrupts);
+    // The window between making the task visible and telling its core, where a lost wake-up
+    // would hide.
+    crate::sync::perturb::point(crate::sync::perturb::Site::Publish);
+    let Some(target) = target else {
+        return;
+    };
     if task(id).is_urgent() {
         // It goes first on its queue; the core reschedules now rather than at its slice end.
-        request_reschedule(core);
+        request_reschedule(target);
     } else {
-        notify(core, is_movable(id));
+        notify(target, movable);
     }
+}
+
+/// Moves what other cores left in `core`'s inbox onto its run queue, oldest first (an urgent
+/// task into the urgent slot while it is free), or onto the global queue when the ring is full.
+/// Called by `core` itself, interrupts masked, before it picks a task; the senders have told it
+/// already. The common case, an empty inbox, costs one load.
+#[inline]
+pub(super) fn drain_inbox(core: usize) {
+    if !CORES[core].inbox.is_empty() {
+        take_inbox(core);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn take_inbox(core: usize) {
+    CORES[core].inbox.take_all(&TaskLinks, |id| {
+        if let Err(id) = push_own(core, id, task(id).is_urgent()) {
+            push_global(id);
+        }
+    });
 }
 
 /// Places a task that was queued on (or headed for) `core`, which is going offline, on the core
@@ -225,7 +372,7 @@ fn take_global_pinned(core: usize) -> Option<TaskId> {
 }
 
 /// Takes the oldest task in the global queue whose owner (see [`global_owner`]) `wanted`
-/// accepts, never one still on a core (a yield's overflow), for the reason `steal_half` gives.
+/// accepts, never one still on a core (a yield's overflow), for the reason `steal_from` gives.
 fn take_global_where(wanted: impl Fn(Option<usize>) -> bool) -> Option<TaskId> {
     let mut global = GLOBAL.lock();
     let next = global
@@ -242,8 +389,9 @@ pub(super) fn global_has_work_for(core: usize) -> bool {
     GLOBAL_MOVABLE.load(Ordering::SeqCst) > 0 || GLOBAL_PINNED[core].load(Ordering::SeqCst) > 0
 }
 
-/// Closes this core's run queue and moves every task on it, and every task in the global queue
-/// pinned to it, to the heir core. Returns how many.
+/// Closes this core's inbox and moves every task in it, on its run queue, and in the global
+/// queue pinned to it, to the heir core. Called by the core itself, interrupts masked until it
+/// powers off, so it queues nothing on its own run queue after this. Returns how many moved.
 pub(super) fn hand_over_queue(core: usize) -> usize {
     let mut moved = 0;
     // `going_offline` is set, so no task pinned here joins the global queue any more.
@@ -251,18 +399,13 @@ pub(super) fn hand_over_queue(core: usize) -> usize {
         adopt_from_offline_core(core, id);
         moved += 1;
     }
-    loop {
-        let next = {
-            let mut queue = CORES[core].run_queue.lock();
-            queue.closed = true;
-            let next = queue.pop();
-            publish_queued(core, &queue);
-            next
-        };
-        let Some(id) = next else {
-            return moved;
-        };
+    // Later pushes are refused, and their senders hand the task to the heir themselves.
+    moved += CORES[core]
+        .inbox
+        .close(&TaskLinks, |id| adopt_from_offline_core(core, id));
+    while let Some(id) = next_own(core, None) {
         adopt_from_offline_core(core, id);
         moved += 1;
     }
+    moved
 }

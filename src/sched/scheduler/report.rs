@@ -4,7 +4,7 @@ use core::sync::atomic::Ordering;
 
 use super::idle::{IDLE_CORES, SPINNING_CORES};
 use super::percore::{ACTIVE_CORES, CORES};
-use super::queues::GLOBAL_QUEUED;
+use super::queues::{GLOBAL_QUEUED, queued};
 use super::task::{NO_TASK, task};
 
 /// Prints one line per core that has anything queued or runs a task: what it runs, how much
@@ -13,7 +13,7 @@ pub fn report_cores(out: &mut impl core::fmt::Write) {
     let cores = ACTIVE_CORES.load(Ordering::Relaxed);
     for (core, state) in CORES.iter().enumerate().take(cores) {
         let current = state.current.load(Ordering::Relaxed);
-        let queued = state.queued.load(Ordering::Relaxed);
+        let queued = queued(core);
         if queued == 0 && current == state.idle_task.load(Ordering::Relaxed) {
             continue;
         }

@@ -5,7 +5,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::idle::idle_loop;
 use super::percore::{CORES, SLICE_NS, current_id};
-use super::queues::{enqueue, publish_queued, push_global, take_global};
+use super::queues::{drain_inbox, enqueue, next_own, take_global};
 use super::steal::steal;
 use super::task::{self, Affinity, NO_TASK, State, TaskId, task};
 use crate::arch;
@@ -119,28 +119,13 @@ pub(super) fn set_need_resched(core: usize) {
     crate::timer::cancel_tick(core);
 }
 
-/// The next task for `core`: from its own queue (where `requeue`, the task it just stopped, goes
-/// first, under the same lock), else stolen, else from the global queue.
+/// The next task for `core` (the calling core, interrupts masked: the switch's contract): from
+/// its own queue, after what waits in its inbox, where `requeue`, the task it just stopped,
+/// goes to the back (or goes on, if nothing else waits); else stolen, else from the global
+/// queue.
 pub(super) fn pick_next(core: usize, requeue: Option<TaskId>) -> Option<TaskId> {
-    let (local, overflow) = {
-        // The switch's contract has interrupts masked until it is done.
-        let mut queue = CORES[core].run_queue.lock_masked();
-        if queue.tasks.is_empty() {
-            // Nobody waits here: the stopped task (if any) goes on, and the queue is unchanged.
-            (requeue, None)
-        } else {
-            // The next task leaves first, so the stopped one always has room behind it (a
-            // preempted or yielding task goes to the back, urgent or not).
-            let next = queue.pop();
-            let overflow = requeue.and_then(|id| queue.push(id, false).err());
-            publish_queued(core, &queue);
-            (next, overflow)
-        }
-    };
-    if let Some(id) = overflow {
-        push_global(id);
-    }
-    local.or_else(|| find_elsewhere(core))
+    drain_inbox(core);
+    next_own(core, requeue).or_else(|| find_elsewhere(core))
 }
 
 /// Work for `core` when its own queue is empty: stolen, else from the global queue. Kept out of
