@@ -107,10 +107,10 @@ impl<const N: usize> Ring<N> {
     /// Any core: takes up to `limit(queued)` of the oldest ids, stopping before the first one
     /// `stays` holds back, and hands them to `sink` oldest first; returns how many.
     ///
-    /// `stays` is asked about each id before the claim; an id it lets go is one that cannot
-    /// change its answer while it is queued (the scheduler holds back a task still switching
-    /// out on its core, which is always the newest: nobody can make it start switching out
-    /// again while it waits here).
+    /// `stays` is asked about each id before the claim, and must never hold back an id it
+    /// once let go while that id stays queued (the scheduler holds back a task still switching
+    /// out on its core; a queued task cannot start running, so it cannot start switching out
+    /// again until it has left the ring).
     pub fn steal(
         &self,
         limit: impl Fn(usize) -> usize,

@@ -161,9 +161,11 @@ pub(super) fn queued(core: usize) -> usize {
 ///
 /// Never a task still on a core: the core switching away from it could itself be waiting, with
 /// interrupts masked, for a task this thief's core is switching away from (two cores stealing
-/// each other's just-woken tasks deadlocked that way). Only the owner's newest task can be one
-/// (a switch queues the stopped task last and ends before the owner queues another), so the
-/// steal stops there; the owner runs it, or a later steal takes it.
+/// each other's just-woken tasks deadlocked that way). Such a task is the one the victim's
+/// switch queued last, or one the victim woke while its old core was still switching away
+/// from it; the steal takes only what is older, and the victim runs it, or a later steal takes
+/// it. A core only ever waits for a task it queued itself, which it queued after the other core
+/// had started switching away from it: such waits cannot form a cycle.
 pub(super) fn steal_from(victim: usize, loot: &mut Vec<TaskId, STEAL_MAX>) -> usize {
     let mut movable = 0;
     CORES[victim].ring.steal(
