@@ -22,7 +22,8 @@
 //! the core idle and wakes it (or a core that is looking for work, as Go's `wakep` does, which
 //! checks again before it sleeps). A thief that empties a ring while its owner queues another
 //! movable task can leave the stealable count at 0 for a moment while the task is there; the
-//! thief puts it back and then wakes an idle core itself (`queues::settle_stealable`).
+//! thief puts it back and then wakes an idle core itself (`sched::stealable`, whose loom model
+//! checks this protocol).
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 

@@ -10,6 +10,7 @@ use crate::MAX_CORES;
 use crate::arch;
 use crate::sched::inbox::Inbox;
 use crate::sched::ring::Ring;
+use crate::sched::stealable::StealCount;
 use crate::sync::CachePadded;
 
 /// One core's scheduler state, kept in a [`CachePadded`] (the owner writes it on every
@@ -23,7 +24,7 @@ pub(super) struct CoreSched {
     /// them onto its run queue when it next picks a task.
     pub(super) inbox: Inbox,
     /// How many of the ring's tasks may be stolen (never fewer than thieves can take).
-    pub(super) movable: AtomicUsize,
+    pub(super) movable: StealCount,
     pub(super) current: AtomicU32,
     pub(super) idle_task: AtomicU32,
     /// Set by the timer tick or a retake; honoured when the interrupt returns.
@@ -46,7 +47,7 @@ impl CoreSched {
             ring: Ring::new(),
             urgent: AtomicU32::new(NO_TASK),
             inbox: Inbox::new(),
-            movable: AtomicUsize::new(0),
+            movable: StealCount::new(),
             current: AtomicU32::new(NO_TASK),
             idle_task: AtomicU32::new(NO_TASK),
             need_resched: AtomicBool::new(false),

@@ -18,6 +18,7 @@ use crate::arch;
 use crate::sched::balance::steal_count;
 use crate::sched::inbox::Links;
 use crate::sched::runqueue::RunQueue;
+use crate::sched::stealable::Membership;
 use crate::sync::{IrqSpinLock, LockRank};
 
 /// Runnable tasks each core's own ring holds (a power of two); more go to the global queue.
@@ -34,63 +35,40 @@ pub(super) fn is_movable(id: TaskId) -> bool {
 }
 
 /// The cores whose rings hold tasks other cores may steal: `core` is a member while its
-/// `movable` count is above 0 (see [`settle_stealable`]). Thieves find victims here in a few
-/// words at any core count, instead of visiting every core.
+/// `movable` count is above 0 (`sched::stealable`). Thieves find victims here in a few words at
+/// any core count, instead of visiting every core.
 pub(super) static STEALABLE: CoreSet = CoreSet::new();
 
 /// How many cores are in [`STEALABLE`], counted after each one joins and after it leaves: the
 /// one word that a core about to sleep, or about to look for a victim, reads first.
 pub(super) static STEALABLE_CORES: AtomicUsize = AtomicUsize::new(0);
 
-/// Moves `core`'s stealable count by `delta` (a task that may move joined its ring, or left
-/// it), and its place in the stealable set with it when the count passes 0. The owner raises the
-/// count before a task becomes stealable, or before the switch that makes it so ends; the owner
-/// or a thief lowers it after tasks left, so the count is never below what thieves can take.
-/// Sequentially consistent, pairing with `idle` as `idle.rs` explains.
-fn count_stealable(core: usize, delta: isize) {
-    let count = &CORES[core].movable;
-    let size = delta.unsigned_abs();
-    let passed_zero = if delta > 0 {
-        count.fetch_add(size, Ordering::SeqCst) == 0
-    } else {
-        count.fetch_sub(size, Ordering::SeqCst) == size
-    };
-    if passed_zero {
-        settle_stealable(core);
+/// One core's place in [`STEALABLE`], counted in [`STEALABLE_CORES`].
+struct Stealable(usize);
+
+impl Membership for Stealable {
+    fn join(&self) -> bool {
+        let joined = STEALABLE.insert(self.0);
+        if joined {
+            STEALABLE_CORES.fetch_add(1, Ordering::SeqCst);
+        }
+        joined
+    }
+
+    fn leave(&self) -> bool {
+        let left = STEALABLE.remove(self.0);
+        if left {
+            STEALABLE_CORES.fetch_sub(1, Ordering::SeqCst);
+        }
+        left
     }
 }
 
-/// Makes `core`'s membership of the stealable set agree with its count, after the count passed
-/// 0. The owner raises the count while a thief may lower it to 0, each then changing the set;
-/// so each rereads the count after changing the set and goes again if it no longer agrees. The
-/// last change of the set is then made by a core that read the count after its last change:
-/// once both are done, the set agrees with the count.
-///
-/// A thief's removal can race the owner's raise: the owner finds the core still a member and
-/// leaves the set alone, then the thief removes it, rereads, and puts it back. In between,
-/// [`STEALABLE_CORES`] may read 0 while a task can be stolen; the thief then wakes an idle core
-/// as every successful steal does, after its own addition (see `steal`), so the window does not
-/// lose a wake-up.
-fn settle_stealable(core: usize) {
-    loop {
-        let stealable = CORES[core].movable.load(Ordering::SeqCst) > 0;
-        let changed = if stealable {
-            let joined = STEALABLE.insert(core);
-            if joined {
-                STEALABLE_CORES.fetch_add(1, Ordering::SeqCst);
-            }
-            joined
-        } else {
-            let left = STEALABLE.remove(core);
-            if left {
-                STEALABLE_CORES.fetch_sub(1, Ordering::SeqCst);
-            }
-            left
-        };
-        if !changed || (CORES[core].movable.load(Ordering::SeqCst) > 0) == stealable {
-            return;
-        }
-    }
+/// Moves `core`'s count of stealable tasks by `delta`, and its place in the stealable set with
+/// it. The owner raises the count before a task can be stolen (before it is queued, or before
+/// the switch that queued it ends); the owner or a thief lowers it after tasks left.
+fn count_stealable(core: usize, delta: isize) {
+    CORES[core].movable.add(delta, &Stealable(core));
 }
 
 /// The owning core's push onto its own run queue (interrupts masked: nothing else of the owner

@@ -25,7 +25,7 @@ pub fn report_cores(out: &mut impl core::fmt::Write) {
         let _ = writeln!(
             out,
             "  core {core}: running {name} (task {current}), {queued} queued ({} stealable), {} switches, {} preemptions, {} steals, idle flag {}",
-            state.movable.load(Ordering::Relaxed),
+            state.movable.get(),
             crate::registry::CORE_TABLE.switches(core),
             state.preemptions.load(Ordering::Relaxed),
             state.steals.load(Ordering::Relaxed),
