@@ -104,8 +104,9 @@ impl<const N: usize> Ring<N> {
         self.len() == 0
     }
 
-    /// Any core: takes up to `limit(queued)` of the oldest ids, stopping before the first one
-    /// `stays` holds back, and hands them to `sink` oldest first; returns how many.
+    /// Any core: takes up to `limit(queued)` of the oldest ids (and at most `into.len()`),
+    /// stopping before the first one `stays` holds back, and writes them into `into` oldest
+    /// first; returns how many.
     ///
     /// `stays` is asked about each id before the claim, and must never hold back an id it
     /// once let go while that id stays queued (the scheduler holds back a task still switching
@@ -115,9 +116,8 @@ impl<const N: usize> Ring<N> {
         &self,
         limit: impl Fn(usize) -> usize,
         stays: impl Fn(u32) -> bool,
-        mut sink: impl FnMut(u32),
+        into: &mut [u32],
     ) -> usize {
-        let mut loot = [0u32; N];
         loop {
             let head = self.head.load(Ordering::Acquire);
             // Acquire: pairs with the owner's release of `tail`, so the slots below it are
@@ -127,7 +127,7 @@ impl<const N: usize> Ring<N> {
             if queued > N as u32 {
                 continue;
             }
-            let wanted = limit(queued as usize).min(queued as usize);
+            let wanted = limit(queued as usize).min(queued as usize).min(into.len());
             let mut taken = 0;
             while taken < wanted {
                 let id = self.slots[(head.wrapping_add(taken as u32) & Self::MASK) as usize]
@@ -135,12 +135,14 @@ impl<const N: usize> Ring<N> {
                 if stays(id) {
                     break;
                 }
-                loot[taken] = id;
+                into[taken] = id;
                 taken += 1;
             }
             if taken == 0 {
                 return 0;
             }
+            // Claimed only if nobody moved `head` since it was read: then the owner has not
+            // reused the slots read above, and they held what is queued.
             if self
                 .head
                 .compare_exchange(
@@ -151,7 +153,6 @@ impl<const N: usize> Ring<N> {
                 )
                 .is_ok()
             {
-                loot[..taken].iter().for_each(|id| sink(*id));
                 return taken;
             }
         }
@@ -191,20 +192,30 @@ mod tests {
         for id in 10..16 {
             assert_eq!(ring.push(id), Ok(()));
         }
-        let mut stolen = Vec::new();
+        let mut loot = [0; 8];
         let half = |queued: usize| queued - queued / 2;
-        assert_eq!(ring.steal(half, |_| false, |id| stolen.push(id)), 3);
-        assert_eq!(stolen, [10, 11, 12]);
+        assert_eq!(ring.steal(half, |_| false, &mut loot), 3);
+        assert_eq!(loot[..3], [10, 11, 12]);
         assert_eq!(ring.pop(), Some(13));
         // 15 is held back: the steal takes what is older and leaves 15 queued.
-        assert_eq!(
-            ring.steal(|_| usize::MAX, |id| id == 15, |id| stolen.push(id)),
-            1
-        );
-        assert_eq!(stolen, [10, 11, 12, 14]);
-        assert_eq!(ring.steal(half, |id| id == 15, |_| unreachable!()), 0);
+        assert_eq!(ring.steal(|_| usize::MAX, |id| id == 15, &mut loot), 1);
+        assert_eq!(loot[0], 14);
+        assert_eq!(ring.steal(half, |id| id == 15, &mut loot), 0);
         assert_eq!(ring.pop(), Some(15));
-        assert_eq!(ring.steal(half, |_| false, |_| unreachable!()), 0);
+        assert_eq!(ring.steal(half, |_| false, &mut loot), 0);
+    }
+
+    #[test]
+    fn a_steal_takes_no_more_than_its_buffer_holds() {
+        let ring = Ring::<8>::new();
+        for id in 1..=8 {
+            assert_eq!(ring.push(id), Ok(()));
+        }
+        let mut loot = [0; 3];
+        assert_eq!(ring.steal(|queued| queued, |_| false, &mut loot), 3);
+        assert_eq!(loot, [1, 2, 3]);
+        assert_eq!(ring.len(), 5);
+        assert_eq!(ring.pop(), Some(4));
     }
 
     #[test]
@@ -218,13 +229,11 @@ mod tests {
                 .map(|_| {
                     let (ring, done) = (&ring, &done);
                     scope.spawn(move || {
-                        let mut stolen = Vec::new();
+                        let (mut stolen, mut loot) = (Vec::new(), [0; 64]);
                         while !done.load(std::sync::atomic::Ordering::Acquire) {
-                            ring.steal(
-                                |queued| queued.div_ceil(2),
-                                |_| false,
-                                |id| stolen.push(id),
-                            );
+                            let taken =
+                                ring.steal(|queued| queued.div_ceil(2), |_| false, &mut loot);
+                            stolen.extend_from_slice(&loot[..taken]);
                         }
                         stolen
                     })
@@ -297,19 +306,19 @@ mod model {
             let thief = {
                 let (ring, table) = (Arc::clone(&ring), Arc::clone(&table));
                 thread::spawn(move || {
-                    let mut stolen = Vec::new();
-                    ring.steal(
+                    let mut loot = [0; 4];
+                    let taken = ring.steal(
                         |queued| queued - queued / 2,
                         |id| table.on_core[id as usize].load(Ordering::Acquire),
-                        |id| {
-                            assert!(
-                                !table.on_core[id as usize].load(Ordering::Acquire),
-                                "task {id} was stolen while still on its core"
-                            );
-                            stolen.push(id);
-                        },
+                        &mut loot,
                     );
-                    stolen
+                    for id in &loot[..taken] {
+                        assert!(
+                            !table.on_core[*id as usize].load(Ordering::Acquire),
+                            "task {id} was stolen while still on its core"
+                        );
+                    }
+                    loot[..taken].to_vec()
                 })
             };
             let waker = {

@@ -7,8 +7,6 @@
 
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
-use heapless::Vec;
-
 use super::coreset::CoreSet;
 use super::idle::notify;
 use super::percore::CORES;
@@ -28,7 +26,7 @@ pub const RUN_QUEUE_CAPACITY: usize = 512;
 pub const GLOBAL_QUEUE_CAPACITY: usize = super::task::MAX_TASKS;
 
 /// The most tasks one steal takes: half of a full ring, rounded up.
-pub(super) const STEAL_MAX: usize = RUN_QUEUE_CAPACITY / 2 + 1;
+pub(super) const STEAL_MAX: usize = steal_count(RUN_QUEUE_CAPACITY);
 
 pub(super) fn is_movable(id: TaskId) -> bool {
     task(id).affinity() == Affinity::Any
@@ -134,8 +132,9 @@ pub(super) fn queued(core: usize) -> usize {
 }
 
 /// A thief's take from `victim`'s ring: the older half (Go's `runqgrab`), up to the first task
-/// still switching out on its core. The movable tasks go into `loot`; tasks pinned to `victim`
-/// go straight back to it, through its inbox. Returns how many went into `loot`.
+/// still switching out on its core. The movable tasks end up at the front of `loot`, oldest
+/// first; tasks pinned to `victim` go straight back to it, through its inbox. Returns how many
+/// movable tasks it took.
 ///
 /// Never a task still on a core: the core switching away from it could itself be waiting, with
 /// interrupts masked, for a task this thief's core is switching away from (two cores stealing
@@ -144,21 +143,20 @@ pub(super) fn queued(core: usize) -> usize {
 /// from it; the steal takes only what is older, and the victim runs it, or a later steal takes
 /// it. A core only ever waits for a task it queued itself, which it queued after the other core
 /// had started switching away from it: such waits cannot form a cycle.
-pub(super) fn steal_from(victim: usize, loot: &mut Vec<TaskId, STEAL_MAX>) -> usize {
+pub(super) fn steal_from(victim: usize, loot: &mut [TaskId; STEAL_MAX]) -> usize {
+    let taken = CORES[victim]
+        .ring
+        .steal(steal_count, |id| task(id).is_on_core(), loot);
     let mut movable = 0;
-    CORES[victim].ring.steal(
-        steal_count,
-        |id| task(id).is_on_core(),
-        |id| {
-            if is_movable(id) {
-                movable += 1;
-                // Cannot fail: a steal takes at most half of a ring, rounded up.
-                let _ = loot.push(id);
-            } else {
-                give_back(victim, id);
-            }
-        },
-    );
+    for index in 0..taken {
+        let id = loot[index];
+        if is_movable(id) {
+            loot[movable] = id;
+            movable += 1;
+        } else {
+            give_back(victim, id);
+        }
+    }
     if movable > 0 {
         count_stealable(victim, -(movable as isize));
     }

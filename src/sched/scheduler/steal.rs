@@ -4,8 +4,6 @@
 
 use core::sync::atomic::Ordering;
 
-use heapless::Vec;
-
 use super::idle::{SPINNING_CORES, wake_idle_core};
 use super::percore::{ACTIVE_CORES, CORES};
 use super::queues::{STEAL_MAX, STEALABLE, STEALABLE_CORES, push_global, push_own, steal_from};
@@ -33,19 +31,21 @@ pub(super) fn steal(core: usize) -> Option<TaskId> {
         .random
         .store(random.next_u64(), Ordering::Relaxed);
     SPINNING_CORES.fetch_add(1, Ordering::SeqCst);
-    let mut loot: Vec<TaskId, STEAL_MAX> = Vec::new();
+    let mut loot = [0; STEAL_MAX];
+    let mut taken = 0;
     // Each core is tried once: a victim whose older half holds no movable task, or whose only
     // task is still on its core, gives nothing now, and the idle loop comes back while the set
     // holds it.
     while let Some(victim) = next_member(victims.bits(), start) {
         victims.remove(victim);
-        if steal_from(victim, &mut loot) > 0 {
-            crate::trace::record!(steal(victim, loot.len()));
+        taken = steal_from(victim, &mut loot);
+        if taken > 0 {
+            crate::trace::record!(steal(victim, taken));
             break;
         }
     }
     SPINNING_CORES.fetch_sub(1, Ordering::SeqCst);
-    let (&first, rest) = loot.split_first()?;
+    let (&first, rest) = loot[..taken].split_first()?;
     CORES[core].steals.fetch_add(1, Ordering::Relaxed);
     for id in rest {
         // This core steals only with its own queue empty, and only it fills its ring, so the
