@@ -141,8 +141,11 @@ pub(super) fn queued(core: usize) -> usize {
 /// each other's just-woken tasks deadlocked that way). Such a task is the one the victim's
 /// switch queued last, or one the victim woke while its old core was still switching away
 /// from it; the steal takes only what is older, and the victim runs it, or a later steal takes
-/// it. A core only ever waits for a task it queued itself, which it queued after the other core
-/// had started switching away from it: such waits cannot form a cycle.
+/// it. Otherwise a core waits only for a task it queued itself after the other core had started
+/// switching away from it (what other cores put on its inbox is pinned to it, last ran on it, or
+/// came off a ring past this check), and such waits cannot form a cycle: each core would have
+/// queued its task after the next core in the cycle entered its switch, and so on round to
+/// itself.
 pub(super) fn steal_from(victim: usize, loot: &mut [TaskId; STEAL_MAX]) -> usize {
     let taken = CORES[victim]
         .ring
