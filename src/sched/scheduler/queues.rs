@@ -138,14 +138,11 @@ pub(super) fn queued(core: usize) -> usize {
 ///
 /// Never a task still on a core: the core switching away from it could itself be waiting, with
 /// interrupts masked, for a task this thief's core is switching away from (two cores stealing
-/// each other's just-woken tasks deadlocked that way). Such a task is the one the victim's
-/// switch queued last, or one the victim woke while its old core was still switching away
-/// from it; the steal takes only what is older, and the victim runs it, or a later steal takes
-/// it. Otherwise a core waits only for a task it queued itself after the other core had started
-/// switching away from it (what other cores put on its inbox is pinned to it, last ran on it, or
-/// came off a ring past this check), and such waits cannot form a cycle: each core would have
-/// queued its task after the next core in the cycle entered its switch, and so on round to
-/// itself.
+/// each other's just-woken tasks deadlocked that way). On a ring, such a task is the one the
+/// victim's switch queued last (`enqueue` sends a task woken while still switching out to its
+/// own core's inbox); the steal takes only what is older, and the victim runs it, or a later
+/// steal takes it. So a core only ever waits for a task it stopped itself, or one that other
+/// cores put on its inbox because it last ran there.
 pub(super) fn steal_from(victim: usize, loot: &mut [TaskId; STEAL_MAX]) -> usize {
     let taken = CORES[victim]
         .ring
@@ -211,8 +208,11 @@ static GLOBAL_PINNED: [AtomicUsize; crate::MAX_CORES] =
 /// fail):
 ///
 /// - for the calling core itself: its own run queue;
-/// - a task pinned to another core, or for another core that is idle: that core's inbox, which
-///   it empties onto its run queue when it next picks a task (an SGI wakes it if it is idle);
+/// - a task pinned to another core, for another core that is idle, or still switching out on
+///   its core (it blocked there a moment ago): that core's inbox, which it empties onto its run
+///   queue when it next picks a task (an SGI wakes it if it is idle). A task still switching
+///   out is then often picked by the very switch that was stopping it, and goes on without a
+///   switch at all, as Linux's `ttwu` queues a task still on its CPU on that CPU's wake list;
 /// - a task that may run anywhere, for another core that is busy: the calling core's own run
 ///   queue, where idle cores can steal it at once (Go's `ready` puts it on the waker's queue
 ///   too), and an idle core is woken.
@@ -225,6 +225,7 @@ pub fn enqueue(core: usize, id: TaskId) {
     let target = if core == here
         || (movable
             && !CORES[core].idle.load(Ordering::SeqCst)
+            && !task(id).is_on_core()
             && !CORES[here].going_offline.load(Ordering::Relaxed))
     {
         if let Err(id) = push_own(here, id, task(id).is_urgent()) {
