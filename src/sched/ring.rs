@@ -104,6 +104,21 @@ impl<const N: usize> Ring<N> {
         self.len() == 0
     }
 
+    /// The id a steal would take first, if any is queued (a snapshot: the owner or a thief may
+    /// take it meanwhile).
+    pub fn oldest(&self) -> Option<u32> {
+        loop {
+            let head = self.head.load(Ordering::Acquire);
+            // Acquire: pairs with the owner's release of `tail`, as in `steal`.
+            let tail = self.tail.load(Ordering::Acquire);
+            let queued = tail.wrapping_sub(head);
+            if queued <= N as u32 {
+                return (queued > 0)
+                    .then(|| self.slots[(head & Self::MASK) as usize].load(Ordering::Relaxed));
+            }
+        }
+    }
+
     /// Any core: takes up to `limit(queued)` of the oldest ids (and at most `into.len()`),
     /// stopping before the first one `stays` holds back, and writes them into `into` oldest
     /// first; returns how many.
@@ -174,12 +189,15 @@ mod tests {
     fn fifo_with_a_full_ring_refusing() {
         let ring = Ring::<4>::new();
         assert!(ring.is_empty());
+        assert_eq!(ring.oldest(), None);
         for id in 1..=4 {
             assert_eq!(ring.push(id), Ok(()));
         }
         assert_eq!(ring.push(5), Err(5));
         assert_eq!(ring.len(), 4);
+        assert_eq!(ring.oldest(), Some(1));
         assert_eq!(ring.pop(), Some(1));
+        assert_eq!(ring.oldest(), Some(2));
         assert_eq!(ring.push(5), Ok(()));
         let rest: Vec<u32> = core::iter::from_fn(|| ring.pop()).collect();
         assert_eq!(rest, [2, 3, 4, 5]);

@@ -24,12 +24,20 @@
 //! movable task can leave the stealable count at 0 for a moment while the task is there; the
 //! thief puts it back and then wakes an idle core itself (`sched::stealable`, whose loom model
 //! checks this protocol).
+//!
+//! A stealable count can run ahead of what a thief can take: the task a switch queued is still
+//! on its core's stack until the switch ends, and the count rises just before a push. An idle
+//! core does not spin on such a count (it would take the time the counting core needs to get
+//! there, for as long as that core is not running): it asks that core to wake an idle core once
+//! the task can be taken, checks once more, and sleeps (`steal::can_steal`). So an idle core
+//! that goes round its loop without sleeping always had something to take.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::coreset::CoreSet;
 use super::percore::CORES;
-use super::queues::{GLOBAL, STEALABLE_CORES, global_has_work_for, hand_over_queue};
+use super::queues::{GLOBAL, global_has_work_for, hand_over_queue};
+use super::steal::can_steal;
 use super::switch::schedule;
 use crate::arch;
 use crate::sched::balance::should_wake_idle_core;
@@ -92,12 +100,11 @@ pub(super) fn claim_idle_core() -> Option<usize> {
 }
 
 /// Whether `core`, having announced itself idle, has anything to run: tasks other cores left in
-/// its inbox, work in the global queue it may run, or a core with work to steal. Three words at
-/// any core count; the reads pair with the waker's stores as the module comment explains.
+/// its inbox, work in the global queue it may run, or a task it can steal now. Three words at
+/// any core count while no core has stealable tasks; the reads pair with the waker's stores as
+/// the module comment explains.
 pub(super) fn has_work(core: usize) -> bool {
-    !CORES[core].inbox.is_empty()
-        || global_has_work_for(core)
-        || STEALABLE_CORES.load(Ordering::SeqCst) > 0
+    !CORES[core].inbox.is_empty() || global_has_work_for(core) || can_steal(core)
 }
 
 pub(super) fn set_idle(core: usize, idle: bool) {

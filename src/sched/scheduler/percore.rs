@@ -11,6 +11,7 @@ use crate::arch;
 use crate::sched::inbox::Inbox;
 use crate::sched::ring::Ring;
 use crate::sched::stealable::StealCount;
+use crate::sched::wake_request::WakeRequest;
 use crate::sync::CachePadded;
 
 /// One core's scheduler state, kept in a [`CachePadded`] (the owner writes it on every
@@ -25,6 +26,10 @@ pub(super) struct CoreSched {
     pub(super) inbox: Inbox,
     /// How many of the ring's tasks may be stolen (never fewer than thieves can take).
     pub(super) movable: StealCount,
+    /// An idle core's request, when it found tasks counted in `movable` that it could not take
+    /// yet and went to sleep: this core wakes an idle core once they can be taken
+    /// (`steal::wake_waiting_thief`).
+    pub(super) thief_waits: WakeRequest,
     pub(super) current: AtomicU32,
     pub(super) idle_task: AtomicU32,
     /// Set by the timer tick or a retake; honoured when the interrupt returns.
@@ -48,6 +53,7 @@ impl CoreSched {
             urgent: AtomicU32::new(NO_TASK),
             inbox: Inbox::new(),
             movable: StealCount::new(),
+            thief_waits: WakeRequest::new(),
             current: AtomicU32::new(NO_TASK),
             idle_task: AtomicU32::new(NO_TASK),
             need_resched: AtomicBool::new(false),

@@ -10,6 +10,7 @@ use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use super::coreset::CoreSet;
 use super::idle::notify;
 use super::percore::CORES;
+use super::steal::wake_waiting_thief;
 use super::switch::request_reschedule;
 use super::task::{Affinity, NO_TASK, TaskId, task};
 use crate::arch;
@@ -80,15 +81,21 @@ pub(super) fn push_own(core: usize, id: TaskId, ahead: bool) -> Result<(), TaskI
         return Ok(());
     }
     let movable = is_movable(id);
-    if movable {
-        // Before the task can be stolen: the count never falls below what thieves take.
-        count_stealable(core, 1);
+    if !movable {
+        return state.ring.push(id);
     }
-    state.ring.push(id).inspect_err(|_| {
-        if movable {
-            count_stealable(core, -1);
+    // Before the task can be stolen: the count never falls below what thieves take.
+    count_stealable(core, 1);
+    match state.ring.push(id) {
+        Ok(()) => {
+            wake_waiting_thief(core);
+            Ok(())
         }
-    })
+        Err(id) => {
+            count_stealable(core, -1);
+            Err(id)
+        }
+    }
 }
 
 /// The owning core's turn at its own run queue (interrupts masked), for a switch or a hand-over:

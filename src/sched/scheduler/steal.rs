@@ -1,13 +1,14 @@
 //! Work stealing: a core that ran dry takes the older half of another core's ring with one
 //! compare-and-swap (Go's `runqsteal`), trying the cores that have movable tasks, from a random
-//! one on.
+//! one on; and how an idle core that finds only tasks it cannot take yet sleeps, rather than
+//! spin, until their core tells it they can be taken.
 
 use core::sync::atomic::Ordering;
 
 use super::idle::{SPINNING_CORES, wake_idle_core};
 use super::percore::{ACTIVE_CORES, CORES};
 use super::queues::{STEAL_MAX, STEALABLE, STEALABLE_CORES, push_global, push_own, steal_from};
-use super::task::TaskId;
+use super::task::{TaskId, task};
 use crate::random::XorShift64;
 use crate::sched::balance::next_member;
 
@@ -34,8 +35,8 @@ pub(super) fn steal(core: usize) -> Option<TaskId> {
     let mut loot = [0; STEAL_MAX];
     let mut taken = 0;
     // Each core is tried once: a victim whose older half holds no movable task, or whose only
-    // task is still on its core, gives nothing now, and the idle loop comes back while the set
-    // holds it.
+    // task is still on its core, gives nothing now; the idle loop then asks `can_steal` before
+    // it sleeps.
     while let Some(victim) = next_member(victims.bits(), start) {
         victims.remove(victim);
         taken = steal_from(victim, &mut loot);
@@ -60,4 +61,60 @@ pub(super) fn steal(core: usize) -> Option<TaskId> {
     // loot or this sees it idle.
     wake_idle_core();
     Some(first)
+}
+
+/// Whether `core` (idle: announced in the idle set, interrupts masked) would find a task to
+/// take in another core's ring now: the idle loop's last check before it sleeps.
+///
+/// A core in the stealable set may count tasks that cannot be taken yet: the task its switch
+/// queued while still running on its stack, a task counted just before its push, or one just
+/// popped or stolen before the count went down. Spinning on such a count would keep this core
+/// busy for as long as that core takes to get there, which under a hypervisor, or QEMU running
+/// its vCPUs in turn, is as long as that core's vCPU is not running, while this one takes the
+/// time it needs. So each such core is asked to wake an idle core once its tasks can be taken
+/// (its `thief_waits`, `sched::wake_request`, which [`wake_waiting_thief`] answers) and looked
+/// at once more: either that look sees the task, or that core, after making the task
+/// takeable, sees the request and finds this core in the idle set, which it joined before this
+/// check. With `false` the caller may sleep; a count that never becomes takeable (the task
+/// left) leaves a request that costs one idle core a wake-up later. With no core in the
+/// stealable set it costs one word read.
+#[inline]
+pub(super) fn can_steal(core: usize) -> bool {
+    STEALABLE_CORES.load(Ordering::SeqCst) > 0 && can_steal_from_members(core)
+}
+
+/// [`can_steal`] once some core is in the stealable set.
+#[cold]
+#[inline(never)]
+fn can_steal_from_members(core: usize) -> bool {
+    let mut victims = STEALABLE.snapshot(ACTIVE_CORES.load(Ordering::Relaxed));
+    victims.remove(core);
+    while let Some(victim) = next_member(victims.bits(), 0) {
+        victims.remove(victim);
+        let takeable = || has_takeable(victim);
+        if takeable() || CORES[victim].thief_waits.ask(takeable) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether a steal from `victim` would take a task now: its ring's oldest task is no longer
+/// running on a core (a steal stops before the first one that is; `queues::steal_from`). A task
+/// pinned to `victim` counts: the steal hands it back and goes on to the next.
+fn has_takeable(victim: usize) -> bool {
+    CORES[victim]
+        .ring
+        .oldest()
+        .is_some_and(|id| !task(id).is_on_core())
+}
+
+/// Called by `core` itself after a task it counted stealable became takeable (pushed on its
+/// ring, or let go of by the switch that queued it): wakes an idle core if one asked
+/// ([`can_steal`]).
+#[inline]
+pub(super) fn wake_waiting_thief(core: usize) {
+    if CORES[core].thief_waits.take() {
+        wake_idle_core();
+    }
 }

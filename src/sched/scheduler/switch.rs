@@ -5,8 +5,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::idle::idle_loop;
 use super::percore::{CORES, SLICE_NS, current_id};
-use super::queues::{drain_inbox, enqueue, next_own, take_global};
-use super::steal::steal;
+use super::queues::{drain_inbox, enqueue, is_movable, next_own, take_global};
+use super::steal::{steal, wake_waiting_thief};
 use super::task::{self, Affinity, NO_TASK, State, TaskId, task};
 use crate::arch;
 use crate::timer::NO_DEADLINE;
@@ -167,12 +167,17 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId, idle: bool)
 }
 
 /// Runs on the incoming task right after every switch, with interrupts still masked:
-/// releases `previous`, the task the switch came from, if it exited. (A new slice's timer was
-/// programmed before the switch, by `start_run`.)
+/// releases `previous`, the task the switch came from, if it exited, and, now that another
+/// core may take `previous` if the switch queued it as stealable (a movable task), wakes an
+/// idle core that waits for that. (A new slice's timer was programmed before the switch, by
+/// `start_run`.)
 #[inline(always)]
 fn finish_switch(previous: TaskId) {
     if task(previous).state() == State::Exited {
         task(previous).release();
+    }
+    if is_movable(previous) {
+        wake_waiting_thief(arch::core_id());
     }
 }
 
