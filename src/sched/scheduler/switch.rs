@@ -7,7 +7,7 @@ use super::idle::idle_loop;
 use super::percore::{CORES, SLICE_NS, current_id};
 use super::queues::{drain_inbox, enqueue, is_movable, next_own, take_global};
 use super::steal::{steal, wake_waiting_thief};
-use super::task::{self, Affinity, NO_TASK, State, TaskId, task};
+use super::task::{self, Affinity, NO_TASK, State, Task, TaskId, task};
 use crate::arch;
 use crate::timer::NO_DEADLINE;
 
@@ -37,9 +37,10 @@ pub fn schedule() {
     let idle = state.idle_task.load(Ordering::Relaxed);
     // Only a task itself leaves `Running` (to block or exit), and this is that task's core with
     // interrupts masked: a plain load and store, no compare-and-swap.
-    let requeue = previous != idle && task(previous).state() == State::Running;
+    let outgoing = task(previous);
+    let requeue = previous != idle && outgoing.state() == State::Running;
     if requeue {
-        task(previous).set_state(State::Ready);
+        outgoing.set_state(State::Ready);
     }
     let next = if state.going_offline.load(Ordering::Acquire) {
         // Going offline: park the task on the queue the idle task will hand over.
@@ -53,13 +54,13 @@ pub fn schedule() {
     if next == previous {
         // Nobody else to run: the same task goes on, in the slice it had, or a new one if a
         // reschedule ended that.
-        task(next).set_state(State::Running);
+        outgoing.set_state(State::Running);
         if next != idle {
             keep_a_slice(core);
         }
         return;
     }
-    switch_to(core, previous, next, next == idle);
+    switch_to(core, (previous, outgoing), next, next == idle);
 }
 
 /// Starts the run of `next` (the core's idle task if `idle`) on `core`, the calling core with
@@ -136,7 +137,9 @@ fn find_elsewhere(core: usize) -> Option<TaskId> {
     steal(core).or_else(|| take_global(core))
 }
 
-pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId, idle: bool) {
+/// Switches `core` (the calling core, interrupts masked) from `previous`, the running task
+/// (given with its slot, looked up once), to `next` (its idle task if `idle`).
+fn switch_to(core: usize, (previous, outgoing): (TaskId, &Task), next: TaskId, idle: bool) {
     crate::sync::perturb::point(crate::sync::perturb::Site::Switch);
     let state = &CORES[core];
     let incoming = task(next);
@@ -151,7 +154,6 @@ pub(super) fn switch_to(core: usize, previous: TaskId, next: TaskId, idle: bool)
     start_run(core, next, idle);
     crate::trace::record!(switch(next, incoming.name()));
     arch::set_stack_guard(incoming.guard_page());
-    let outgoing = task(previous);
     // IRQs are masked (the caller's contract); `next` is off every core (waited for above)
     // and its saved stack pointer came from `prepare_stack` or its last switch.
     // SAFETY: so resuming it is sound; the pointers are the outgoing task's own fields.
