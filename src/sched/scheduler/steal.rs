@@ -46,7 +46,44 @@ pub(super) fn steal(core: usize) -> Option<TaskId> {
         }
     }
     SPINNING_CORES.fetch_sub(1, Ordering::SeqCst);
-    let (&first, rest) = loot[..taken].split_first()?;
+    settle_loot(core, &loot[..taken])
+}
+
+/// Half of the movable tasks of the core that has the most, if it has at least two: a busy
+/// core's share of another's queue, taken at a preemption with nothing else queued here
+/// (`switch::take_a_share`). Unlike an idle core's steal, which takes from the first victim it
+/// finds, this goes to the longest queue, as Linux's balancing pulls from the busiest: with
+/// every core busy and most holding a task or two, a random victim would nearly always be one
+/// of those, and a core holding hundreds would keep them. A victim with one movable task is
+/// left alone (taking it would only move the imbalance here). Reads one count per core in the
+/// stealable set.
+pub(super) fn steal_from_busiest(core: usize) -> Option<TaskId> {
+    if STEALABLE_CORES.load(Ordering::SeqCst) == 0 {
+        return None;
+    }
+    let mut victims = STEALABLE.snapshot(ACTIVE_CORES.load(Ordering::Relaxed));
+    victims.remove(core);
+    let (mut busiest, mut most) = (None, 1);
+    while let Some(victim) = next_member(victims.bits(), 0) {
+        victims.remove(victim);
+        let movable = CORES[victim].movable.get();
+        if movable > most {
+            (busiest, most) = (Some(victim), movable);
+        }
+    }
+    let victim = busiest?;
+    let mut loot = [0; STEAL_MAX];
+    let taken = steal_from(victim, &mut loot);
+    if taken > 0 {
+        crate::trace::record!(steal(victim, taken));
+    }
+    settle_loot(core, &loot[..taken])
+}
+
+/// Queues what `core` stole after the first task, which it returns to run (`None` if it stole
+/// nothing), and wakes an idle core for what may be left elsewhere.
+fn settle_loot(core: usize, loot: &[TaskId]) -> Option<TaskId> {
+    let (&first, rest) = loot.split_first()?;
     CORES[core].steals.fetch_add(1, Ordering::Relaxed);
     for id in rest {
         // This core steals only with its own queue empty, and only it fills its ring, so the

@@ -5,8 +5,10 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::idle::idle_loop;
 use super::percore::{CORES, SLICE_NS, current_id};
-use super::queues::{drain_inbox, enqueue, is_movable, next_own, take_global};
-use super::steal::{steal, wake_waiting_thief};
+use super::queues::{
+    drain_inbox, enqueue, is_movable, next_own, push_global, push_own, take_global,
+};
+use super::steal::{steal, steal_from_busiest, wake_waiting_thief};
 use super::task::{self, Affinity, NO_TASK, State, Task, TaskId, task};
 use crate::arch;
 use crate::timer::NO_DEADLINE;
@@ -122,11 +124,33 @@ pub(super) fn set_need_resched(core: usize) {
 
 /// The next task for `core` (the calling core, interrupts masked: the switch's contract): from
 /// its own queue, after what waits in its inbox, where `requeue`, the task it just stopped,
-/// goes to the back (or goes on, if nothing else waits); else stolen, else from the global
-/// queue.
+/// goes to the back; else stolen, else from the global queue; else `requeue` goes on.
 pub(super) fn pick_next(core: usize, requeue: Option<TaskId>) -> Option<TaskId> {
     drain_inbox(core);
-    next_own(core, requeue).or_else(|| find_elsewhere(core))
+    match next_own(core, requeue) {
+        Some(next) if Some(next) == requeue => Some(take_a_share(core, next)),
+        Some(next) => Some(next),
+        None => find_elsewhere(core),
+    }
+}
+
+/// `stopped`, the task `core` just stopped (preempted, or yielding), is all its queue would
+/// run: before it goes on, the core takes a share of the longest queue elsewhere, or a task
+/// from the global queue, and runs one, queueing `stopped` behind what it took. Without this a
+/// core whose task never blocks never steals: with every core busy, one core could keep
+/// hundreds of queued tasks (a task woken there waiting behind all of them) while each of the
+/// others runs one. Linux's tick balances the same way; Go puts a preempted goroutine on the
+/// global queue.
+#[cold]
+#[inline(never)]
+fn take_a_share(core: usize, stopped: TaskId) -> TaskId {
+    let Some(next) = steal_from_busiest(core).or_else(|| take_global(core)) else {
+        return stopped;
+    };
+    if let Err(id) = push_own(core, stopped, false) {
+        push_global(id);
+    }
+    next
 }
 
 /// Work for `core` when its own queue is empty: stolen, else from the global queue. Kept out of
