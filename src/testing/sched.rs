@@ -147,15 +147,21 @@ kernel_test!(fn unbalanced_load_spreads_by_stealing(context) {
     // some of it: as long as stealable work waits anywhere, no core may stay idle, however
     // slowly the host runs any one vCPU. (Work that finished before a slow vCPU woke would
     // prove nothing about the scheduler, so the tasks do not finish until then.) A task marks
-    // every core it runs on, as preemption and stealing may move it at any time.
+    // every core it runs on, as preemption and stealing may move it at any time. Until every
+    // task is spawned, each gives its core back as soon as it gets it: spinning through whole
+    // slices, they would take this core from the task spawning them, whose share of it is one
+    // turn in as many as there are tasks queued here (under QEMU's -icount, which runs 64
+    // vCPUs in turn, the spawning then took most of the test's time limit).
     static RAN_ON: [AtomicBool; MAX_CORES] = [const { AtomicBool::new(false) }; MAX_CORES];
     static FINISHED: AtomicUsize = AtomicUsize::new(0);
+    static SPAWNED_ALL: AtomicBool = AtomicBool::new(false);
     static EVERY_CORE_RAN: AtomicBool = AtomicBool::new(false);
     static GIVE_UP_NS: AtomicU64 = AtomicU64::new(0);
     for ran in &RAN_ON {
         ran.store(false, Ordering::Relaxed);
     }
     FINISHED.store(0, Ordering::Relaxed);
+    SPAWNED_ALL.store(false, Ordering::Relaxed);
     EVERY_CORE_RAN.store(false, Ordering::Relaxed);
     let give_up = Instant::now().saturating_add(Duration::from_secs(30));
     GIVE_UP_NS.store(give_up.as_nanos(), Ordering::Relaxed);
@@ -166,12 +172,17 @@ kernel_test!(fn unbalanced_load_spreads_by_stealing(context) {
             let give_up = GIVE_UP_NS.load(Ordering::Relaxed);
             while !EVERY_CORE_RAN.load(Ordering::Acquire) && Instant::now().as_nanos() < give_up {
                 RAN_ON[sched::current_core()].store(true, Ordering::Relaxed);
-                core::hint::spin_loop();
+                if SPAWNED_ALL.load(Ordering::Acquire) {
+                    core::hint::spin_loop();
+                } else {
+                    sched::yield_now();
+                }
             }
             FINISHED.fetch_add(1, Ordering::Release);
         });
         check!(spawned.is_ok());
     }
+    SPAWNED_ALL.store(true, Ordering::Release);
     let idle_core = || (0..context.cores).find(|core| !RAN_ON[*core].load(Ordering::Relaxed));
     let spread = wait_until(Duration::from_secs(30), || idle_core().is_none());
     EVERY_CORE_RAN.store(true, Ordering::Release);
