@@ -102,8 +102,8 @@ mod model {
                 let (request, on_core) = (Arc::clone(&request), Arc::clone(&on_core));
                 thread::spawn(move || {
                     let takeable = || !on_core.load(Ordering::Acquire);
-                    let slept = !takeable() && !request.ask(takeable);
-                    slept
+                    // Slept: found the task not takeable, asked, and still found it so.
+                    !takeable() && !request.ask(takeable)
                 })
             };
             on_core.store(false, Ordering::Release);
