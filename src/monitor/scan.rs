@@ -290,7 +290,7 @@ impl<const CORES: usize> ScanMemory<CORES> {
         let watch = &mut self.cores[online.core];
         if watch.incarnation != online.incarnation {
             let heartbeat = table.heartbeat(online.core);
-            let switches = table.run(online.core).switches;
+            let switches = table.switches(online.core);
             *watch = CoreWatch::first_seen(online.incarnation, heartbeat, switches, now_ns);
         }
     }

@@ -166,6 +166,7 @@ pub(super) fn steal_from(victim: usize, loot: &mut [TaskId; STEAL_MAX]) -> usize
     }
     if movable > 0 {
         count_stealable(victim, -(movable as isize));
+        crate::trace::record!(steal(victim, movable));
     }
     movable
 }

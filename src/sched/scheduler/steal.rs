@@ -5,6 +5,7 @@
 
 use core::sync::atomic::Ordering;
 
+use super::coreset::Snapshot;
 use super::idle::{SPINNING_CORES, wake_idle_core};
 use super::percore::{ACTIVE_CORES, CORES};
 use super::queues::{STEAL_MAX, STEALABLE, STEALABLE_CORES, push_global, push_own, steal_from};
@@ -17,15 +18,8 @@ use crate::sched::balance::next_member;
 /// the victim go back to it). With nothing to steal anywhere it costs one word read, however
 /// many cores there are. Interrupts masked.
 pub(super) fn steal(core: usize) -> Option<TaskId> {
-    if STEALABLE_CORES.load(Ordering::SeqCst) == 0 {
-        return None;
-    }
+    let mut victims = other_stealable(core)?;
     let cores = ACTIVE_CORES.load(Ordering::Relaxed);
-    let mut victims = STEALABLE.snapshot(cores);
-    victims.remove(core);
-    if victims.is_empty() {
-        return None;
-    }
     let mut random = XorShift64::new(CORES[core].random.load(Ordering::Relaxed));
     let start = random.below(cores);
     CORES[core]
@@ -41,7 +35,6 @@ pub(super) fn steal(core: usize) -> Option<TaskId> {
         victims.remove(victim);
         taken = steal_from(victim, &mut loot);
         if taken > 0 {
-            crate::trace::record!(steal(victim, taken));
             break;
         }
     }
@@ -58,11 +51,7 @@ pub(super) fn steal(core: usize) -> Option<TaskId> {
 /// left alone (taking it would only move the imbalance here). Reads one count per core in the
 /// stealable set.
 pub(super) fn steal_from_busiest(core: usize) -> Option<TaskId> {
-    if STEALABLE_CORES.load(Ordering::SeqCst) == 0 {
-        return None;
-    }
-    let mut victims = STEALABLE.snapshot(ACTIVE_CORES.load(Ordering::Relaxed));
-    victims.remove(core);
+    let mut victims = other_stealable(core)?;
     let (mut busiest, mut most) = (None, 1);
     while let Some(victim) = next_member(victims.bits(), 0) {
         victims.remove(victim);
@@ -74,10 +63,18 @@ pub(super) fn steal_from_busiest(core: usize) -> Option<TaskId> {
     let victim = busiest?;
     let mut loot = [0; STEAL_MAX];
     let taken = steal_from(victim, &mut loot);
-    if taken > 0 {
-        crate::trace::record!(steal(victim, taken));
-    }
     settle_loot(core, &loot[..taken])
+}
+
+/// The cores other than `core` in the stealable set, or `None` if there are none. With no core
+/// in the set it costs one word read, however many cores there are.
+fn other_stealable(core: usize) -> Option<Snapshot> {
+    if STEALABLE_CORES.load(Ordering::SeqCst) == 0 {
+        return None;
+    }
+    let mut victims = STEALABLE.snapshot(ACTIVE_CORES.load(Ordering::Relaxed));
+    victims.remove(core);
+    (!victims.is_empty()).then_some(victims)
 }
 
 /// Queues what `core` stole after the first task, which it returns to run (`None` if it stole
@@ -124,8 +121,9 @@ pub(super) fn can_steal(core: usize) -> bool {
 #[cold]
 #[inline(never)]
 fn can_steal_from_members(core: usize) -> bool {
-    let mut victims = STEALABLE.snapshot(ACTIVE_CORES.load(Ordering::Relaxed));
-    victims.remove(core);
+    let Some(mut victims) = other_stealable(core) else {
+        return false;
+    };
     while let Some(victim) = next_member(victims.bits(), 0) {
         victims.remove(victim);
         let takeable = || has_takeable(victim);
